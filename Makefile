@@ -1,0 +1,95 @@
+# shardctl - plain Makefile. `make` builds, `make test` tests,
+# `make asan` / `make ubsan` rebuild into their own directory and test there.
+# Quiet unless V=1. BUILD=dir selects the output directory.
+
+BUILD   ?= build
+CC      ?= cc
+PREFIX  ?= /usr/local
+OPT     ?= -O2
+WARN    := -Wall -Wextra -Wshadow -Wcast-qual -Wstrict-prototypes \
+           -Wmissing-prototypes -Wpointer-arith -Wvla -Wformat=2 -Werror
+CFLAGS  ?= $(OPT) -g
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -fPIC -D_GNU_SOURCE \
+             -Iinclude -Icodec -Iio -Istore -MMD -MP
+LIBS    := -lzstd -luring -lxxhash -lutf8proc -lz -lcrypto -lpthread -lm
+LDFLAGS ?=
+
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-6s %s\n' $(1) $(2)
+endif
+
+LIB_SRC  := $(sort $(wildcard codec/*.c io/*.c store/*.c))
+CMD_SRC  := $(sort $(wildcard cmd/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRC := $(sort $(filter-out tests/fuzz/replay.c,$(wildcard tests/fuzz/*.c)))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+STATIC   := $(BUILD)/libshardctl.a
+SHARED   := $(BUILD)/libshardctl.so
+BIN      := $(BUILD)/shardctl
+
+.PHONY: all test test-unit test-fuzz test-cli asan ubsan clean install bench
+all: $(BIN) $(STATIC) $(SHARED)
+
+$(BUILD)/obj/%.o: %.c
+	$(call say,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(STATIC): $(LIB_OBJ)
+	$(call say,AR,$@)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(SHARED): $(LIB_OBJ)
+	$(call say,LD,$@)
+	$(Q)$(CC) -shared $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BIN): $(CMD_OBJ) $(STATIC)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJ) $(STATIC) $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(STATIC)
+	$(call say,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(LIBS) -lcmocka
+
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay.o $(STATIC)
+	$(call say,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+test: test-unit test-fuzz test-cli
+
+test-unit: $(UNIT_BIN)
+	$(Q)sh tests/run-unit.sh $(UNIT_BIN)
+
+test-fuzz: $(FUZZ_BIN)
+	$(Q)sh tests/run-fuzz.sh $(BUILD) $(FUZZ_BIN)
+
+test-cli: $(BIN)
+	$(Q)SHARDCTL=$(abspath $(BIN)) sh tests/cli/run.sh
+
+SAN_FLAGS_asan  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_FLAGS_ubsan := -fsanitize=undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+asan ubsan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build-$@ OPT=-O1 \
+		EXTRA_CFLAGS="$(SAN_FLAGS_$@)" test
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/shardctl
+	install -m 644 $(STATIC) $(SHARED) $(DESTDIR)$(PREFIX)/lib/
+
+clean:
+	rm -rf build build-asan build-ubsan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

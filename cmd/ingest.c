@@ -1,0 +1,306 @@
+/*
+ * ingest.c - `shardctl ingest`: option parsing, progress display and the
+ * final summary around sc_ingest_run().
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "ingest.h"
+#include "normalize.h"
+#include "placement.h"
+#include "sc_base.h"
+
+static const char ingest_usage[] =
+"usage: shardctl ingest --out SET [options] INPUT...\n"
+"\n"
+"Read INPUTs (files, directories walked recursively, '-' for stdin; .zst and\n"
+".gz are decompressed), validate and normalize every record, drop exact\n"
+"duplicates, and pack the rest into zstd shards on the storage nodes.\n"
+"\n"
+"  --out SET              set root directory (holds manifest.json)\n"
+"  --node PATH[:WEIGHT]   storage node; repeat for more (default: SET/data)\n"
+"  --replicas N           copies of each shard, on distinct nodes (default 1)\n"
+"  --format jsonl|text    input format (default jsonl)\n"
+"  --text-field NAME      JSONL member holding the text (default text)\n"
+"  --record-per-file      with --format text: each file is one record\n"
+"  --normalize SPEC       default | none | comma list of rules, '-' disables:\n"
+"                         newlines,bom,control,nfc,trim (e.g. default,-trim)\n"
+"  --dedup exact|none     exact-duplicate removal (default exact)\n"
+"  --max-record-size SIZE longer records are rejected (default 8M)\n"
+"  --frame-size SIZE      raw bytes per zstd frame (default 1M)\n"
+"  --shard-size SIZE      raw bytes per shard (default 256M)\n"
+"  --level N              zstd level 1..19 (default 3)\n"
+"  --threads N            worker threads (default: number of cores)\n"
+"  --strict               stop at the first rejected record or bad input\n"
+"  --rejects FILE         write every rejected record's file, line, reason\n"
+"  --show-rejects N       print at most N rejects on stderr (default 10)\n"
+"  --quiet                no progress line and no summary\n"
+"  -h, --help             this text\n"
+"\n"
+"SIZE takes K, M or G suffixes (binary). Exit status: 0 committed, 1 failed\n"
+"(the previous set is untouched), 2 usage error, 3 committed but some inputs\n"
+"could not be read completely.\n";
+
+struct ui {
+	int tty;        /* stderr is a terminal: show the progress line */
+	int quiet;      /* --quiet */
+	int line_shown; /* a progress line needs erasing */
+};
+
+static void on_message(void *ctx, const char *msg)
+{
+	struct ui *ui = ctx;
+
+	if (ui->line_shown) {
+		fputs("\r\033[K", stderr);
+		ui->line_shown = 0;
+	}
+	fprintf(stderr, "shardctl: %s\n", msg);
+}
+
+static void on_progress(void *ctx, const struct sc_ingest_progress *p)
+{
+	struct ui *ui = ctx;
+	double mbs = p->elapsed_s > 0 ? (double)p->bytes_in / 1e6 / p->elapsed_s : 0;
+	double rps = p->elapsed_s > 0 ? (double)p->records_in / p->elapsed_s : 0;
+	char eta[32] = "?";
+
+	if (!ui->tty || ui->quiet)
+		return;
+	if (p->bytes_total && p->bytes_read && p->bytes_read <= p->bytes_total) {
+		double left = p->elapsed_s * (double)(p->bytes_total - p->bytes_read) /
+			      (double)p->bytes_read;
+
+		snprintf(eta, sizeof(eta), "%.0fs", left);
+	}
+	fprintf(stderr, "\r\033[K%" PRIu64 " records (%.0f/s, %.1f MB/s), kept %" PRIu64
+		", dups %" PRIu64 ", rejected %" PRIu64 ", ETA %s",
+		p->records_in, rps, mbs, p->records_kept, p->duplicates, p->rejected, eta);
+	ui->line_shown = 1;
+}
+
+enum {
+	OPT_OUT = 256, OPT_NODE, OPT_REPLICAS, OPT_FORMAT, OPT_TEXT_FIELD,
+	OPT_RECORD_PER_FILE, OPT_NORMALIZE, OPT_DEDUP, OPT_MAX_RECORD,
+	OPT_FRAME_SIZE, OPT_SHARD_SIZE, OPT_LEVEL, OPT_THREADS, OPT_STRICT,
+	OPT_REJECTS, OPT_SHOW_REJECTS, OPT_QUIET,
+};
+
+static const struct option ingest_options[] = {
+	{ "out", required_argument, NULL, OPT_OUT },
+	{ "node", required_argument, NULL, OPT_NODE },
+	{ "replicas", required_argument, NULL, OPT_REPLICAS },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "text-field", required_argument, NULL, OPT_TEXT_FIELD },
+	{ "record-per-file", no_argument, NULL, OPT_RECORD_PER_FILE },
+	{ "normalize", required_argument, NULL, OPT_NORMALIZE },
+	{ "dedup", required_argument, NULL, OPT_DEDUP },
+	{ "max-record-size", required_argument, NULL, OPT_MAX_RECORD },
+	{ "frame-size", required_argument, NULL, OPT_FRAME_SIZE },
+	{ "shard-size", required_argument, NULL, OPT_SHARD_SIZE },
+	{ "level", required_argument, NULL, OPT_LEVEL },
+	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "strict", no_argument, NULL, OPT_STRICT },
+	{ "rejects", required_argument, NULL, OPT_REJECTS },
+	{ "show-rejects", required_argument, NULL, OPT_SHOW_REJECTS },
+	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void print_summary(const struct sc_stats *st, const char *out)
+{
+	char in[32], kept[32], stored[32];
+	double ratio = st->bytes_stored ? (double)st->bytes_kept / (double)st->bytes_stored : 0;
+
+	cmd_fmt_bytes(st->bytes_in, in, sizeof(in));
+	cmd_fmt_bytes(st->bytes_kept, kept, sizeof(kept));
+	cmd_fmt_bytes(st->bytes_stored, stored, sizeof(stored));
+	fprintf(stderr,
+		"shardctl: committed '%s': %" PRIu64 " records in, %" PRIu64 " kept, %" PRIu64
+		" duplicates, %" PRIu64 " rejected\n"
+		"shardctl: %s in, %s kept, %s stored (%.2fx compression), %" PRIu64
+		" shards, %.1f s (%.1f MB/s)\n",
+		out, st->records_in, st->records_kept, st->duplicates, st->records_rejected,
+		in, kept, stored, ratio, st->shards, st->elapsed_s,
+		st->elapsed_s > 0 ? (double)st->bytes_in / 1e6 / st->elapsed_s : 0);
+	if (st->input_errors)
+		fprintf(stderr, "shardctl: %" PRIu64 " input file(s) could not be read "
+			"completely (see messages above)\n", st->input_errors);
+}
+
+int cmd_ingest(int argc, char **argv)
+{
+	struct sc_ingest_opts o = {
+		.text_field = "text", .normalize = SC_NORM_DEFAULT,
+		.dedup = SC_DEDUP_EXACT, .max_record_size = SC_RECORD_SIZE_DEFAULT,
+		.frame_size = SC_FRAME_SIZE_DEFAULT, .shard_size = SC_SHARD_SIZE_DEFAULT,
+		.zstd_level = SC_ZSTD_LEVEL_DEFAULT, .replicas = 1, .show_rejects = 10,
+	};
+	struct ui ui = { .tty = isatty(2) };
+	char *node_paths[SC_NODES_MAX];
+	uint32_t node_weights[SC_NODES_MAX];
+	uint32_t nnodes = 0;
+	char *default_node = NULL;
+	struct sc_stats st;
+	char err[2048];
+	uint64_t v;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int c, rc, status = EXIT_USAGE;
+
+	o.threads = cores < 1 ? 1 : cores > SC_THREADS_MAX ? SC_THREADS_MAX : (unsigned)cores;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", ingest_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_OUT: o.out = optarg; break;
+		case OPT_NODE:
+			if (nnodes == SC_NODES_MAX) {
+				cmd_error("at most %d --node options", SC_NODES_MAX);
+				goto out;
+			}
+			if (sc_placement_parse_node(optarg, &node_paths[nnodes],
+						    &node_weights[nnodes])) {
+				cmd_error("--node '%s': expected PATH[:WEIGHT] with WEIGHT 1..%d",
+					  optarg, SC_NODE_WEIGHT_MAX);
+				goto out;
+			}
+			nnodes++;
+			break;
+		case OPT_REPLICAS:
+			if (cmd_parse_uint(optarg, 1, SC_REPLICAS_MAX, &v)) {
+				cmd_error("--replicas must be 1..%d", SC_REPLICAS_MAX);
+				goto out;
+			}
+			o.replicas = (uint32_t)v;
+			break;
+		case OPT_FORMAT:
+			if (!strcmp(optarg, "jsonl")) {
+				o.format_text = 0;
+			} else if (!strcmp(optarg, "text")) {
+				o.format_text = 1;
+			} else {
+				cmd_error("--format must be jsonl or text");
+				goto out;
+			}
+			break;
+		case OPT_TEXT_FIELD: o.text_field = optarg; break;
+		case OPT_RECORD_PER_FILE: o.record_per_file = 1; break;
+		case OPT_NORMALIZE:
+			if (sc_normalize_parse_spec(optarg, &o.normalize)) {
+				cmd_error("--normalize '%s': expected default, none or rules "
+					  "newlines,bom,control,nfc,trim (prefix '-' to disable)",
+					  optarg);
+				goto out;
+			}
+			break;
+		case OPT_DEDUP:
+			if (!strcmp(optarg, "exact")) {
+				o.dedup = SC_DEDUP_EXACT;
+			} else if (!strcmp(optarg, "none")) {
+				o.dedup = SC_DEDUP_NONE;
+			} else {
+				cmd_error("--dedup must be exact or none");
+				goto out;
+			}
+			break;
+		case OPT_MAX_RECORD:
+		case OPT_FRAME_SIZE:
+		case OPT_SHARD_SIZE:
+			if (cmd_parse_size(optarg, &v)) {
+				cmd_error("bad size '%s' (examples: 65536, 64K, 1M, 2G)", optarg);
+				goto out;
+			}
+			if (c == OPT_MAX_RECORD)
+				o.max_record_size = v;
+			else if (c == OPT_FRAME_SIZE)
+				o.frame_size = v;
+			else
+				o.shard_size = v;
+			break;
+		case OPT_LEVEL:
+			if (cmd_parse_uint(optarg, 1, 19, &v)) {
+				cmd_error("--level must be 1..19");
+				goto out;
+			}
+			o.zstd_level = (int)v;
+			break;
+		case OPT_THREADS:
+			if (cmd_parse_uint(optarg, 1, SC_THREADS_MAX, &v)) {
+				cmd_error("--threads must be 1..%d", SC_THREADS_MAX);
+				goto out;
+			}
+			o.threads = (unsigned)v;
+			break;
+		case OPT_STRICT: o.strict = 1; break;
+		case OPT_REJECTS: o.rejects_path = optarg; break;
+		case OPT_SHOW_REJECTS:
+			if (cmd_parse_uint(optarg, 0, UINT32_MAX, &v)) {
+				cmd_error("--show-rejects must be a count");
+				goto out;
+			}
+			o.show_rejects = (unsigned)v;
+			break;
+		case OPT_QUIET: ui.quiet = 1; break;
+		case 'h':
+			fputs(ingest_usage, stdout);
+			status = EXIT_OK;
+			goto out;
+		default:
+			fputs(ingest_usage, stderr);
+			goto out;
+		}
+	}
+	if (!o.out) {
+		cmd_error("ingest: --out SET is required");
+		fputs(ingest_usage, stderr);
+		goto out;
+	}
+	if (optind >= argc) {
+		cmd_error("ingest: no inputs given (use '-' for stdin)");
+		goto out;
+	}
+	if (nnodes == 0) {
+		if (asprintf(&default_node, "%s/data", o.out) < 0) {
+			status = EXIT_FAIL;
+			goto out;
+		}
+		node_paths[0] = default_node;
+		node_weights[0] = 1;
+		nnodes = 1;
+		default_node = NULL;
+	}
+	if (o.replicas > nnodes) {
+		cmd_error("--replicas %u needs at least %u distinct --node options (have %u)",
+			  o.replicas, o.replicas, nnodes);
+		goto out;
+	}
+	o.inputs = argv + optind;
+	o.ninputs = (size_t)(argc - optind);
+	o.node_paths = node_paths;
+	o.node_weights = node_weights;
+	o.nnodes = nnodes;
+	o.progress = on_progress;
+	o.message = on_message;
+	o.cb_ctx = &ui;
+	rc = sc_ingest_run(&o, &st, err, sizeof(err));
+	if (ui.line_shown)
+		fputs("\r\033[K", stderr);
+	if (rc) {
+		cmd_error("ingest failed: %s", err);
+		status = rc == SC_EUSAGE ? EXIT_USAGE : EXIT_FAIL;
+		goto out;
+	}
+	if (!ui.quiet)
+		print_summary(&st, o.out);
+	status = st.input_errors ? EXIT_PARTIAL : EXIT_OK;
+out:
+	for (uint32_t i = 0; i < nnodes; i++)
+		free(node_paths[i]);
+	free(default_node);
+	return status;
+}

@@ -1,0 +1,701 @@
+/*
+ * ingest.c - the ingest pipeline (see ingest.h for the threading model).
+ *
+ * Two job kinds run on the worker pool:
+ *   parse jobs     one input batch -> per-record verdicts, fingerprints and
+ *                  the bytes to store (the original line when normalization
+ *                  changed nothing, else the line with its text value
+ *                  re-encoded)
+ *   compress jobs  one frame of records -> one zstd frame
+ * Both live in fixed rings, so memory is bounded by the ring sizes times
+ * the batch and frame sizes, whatever the input size. The calling thread
+ * consumes both rings strictly in order.
+ */
+#include "ingest.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "dedup.h"
+#include "fingerprint.h"
+#include "input.h"
+#include "json.h"
+#include "manifest.h"
+#include "normalize.h"
+#include "set.h"
+#include "shard.h"
+#include "utf8.h"
+#include "workq.h"
+
+enum rec_status { REC_OK, REC_BLANK, REC_REJECT };
+
+struct rec_result {
+	uint8_t status;        /* enum rec_status */
+	uint8_t reject;        /* enum sc_reject when REC_REJECT */
+	uint8_t normalized;    /* 1 when normalization changed the text */
+	uint64_t out_off;      /* stored bytes in the job's out buffer */
+	uint64_t out_len;      /* including the final newline */
+	uint64_t err_off;      /* byte offset of a reject's cause */
+	const char *detail;    /* static text about a reject, or NULL */
+	uint64_t text_in;      /* decoded text bytes before normalization */
+	uint64_t text_out;     /* after */
+	struct sc_fp fp;       /* dedup fingerprint */
+};
+
+struct ingest;
+
+struct parse_job {
+	struct sc_job job;          /* must be first */
+	const struct ingest *ing;   /* read-only options */
+	struct sc_batch batch;      /* input records */
+	struct rec_result *res;     /* [batch.nrecs] */
+	size_t res_cap;
+	struct sc_buf out;          /* stored bytes of accepted records */
+	int rc;                     /* resource failure, 0 otherwise */
+};
+
+struct compress_job {
+	struct sc_job job;          /* must be first */
+	struct sc_buf raw;          /* the frame's records */
+	uint32_t records;           /* records in raw */
+	struct sc_buf comp;         /* compressed frame */
+	uint32_t checksum;          /* seek-table checksum of raw */
+	int rc;
+};
+
+struct worker_ctx {
+	struct sc_frame_encoder *enc;  /* reused zstd context */
+	struct sc_buf text;            /* decoded text value */
+	struct sc_buf norm;            /* normalized text */
+	struct sc_buf key;             /* dedup key scratch */
+	int level;
+};
+
+struct ingest {
+	const struct sc_ingest_opts *o;
+	struct sc_stats *st;
+	char *err;
+	size_t errlen;
+	struct sc_input *in;
+	struct sc_workq *q;
+	struct sc_dedup *dedup;
+	struct sc_set_writer *writer;
+	FILE *rejects;
+	unsigned shown;                 /* rejects printed so far */
+	int input_failed;               /* strict mode: an input error happened */
+	char input_msg[1024];           /* the first input error */
+	struct parse_job *pj;           /* [nparse] ring */
+	unsigned nparse;
+	struct compress_job *cj;        /* [ncomp] ring */
+	unsigned ncomp;
+	uint64_t chead, ctail;          /* compress jobs consumed / started */
+	int frame_open;                 /* cj[ctail % ncomp] is being filled */
+	struct timespec t0;
+	double last_progress;
+};
+
+static int fail(struct ingest *g, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct ingest *g, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(g->err, g->errlen, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static double elapsed(const struct ingest *g)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - g->t0.tv_sec) + (double)(t.tv_nsec - g->t0.tv_nsec) / 1e9;
+}
+
+static void message(struct ingest *g, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void message(struct ingest *g, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+
+	if (!g->o->message)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	g->o->message(g->o->cb_ctx, buf);
+}
+
+/* ---- worker side ---- */
+
+static int worker_init(void *arg, void **ctx)
+{
+	const struct ingest *g = arg;
+	struct worker_ctx *w = calloc(1, sizeof(*w));
+	size_t cap = (size_t)g->o->max_record_size * 4 + 64;
+	int rc;
+
+	if (!w)
+		return -ENOMEM;
+	sc_buf_init(&w->text, cap);
+	sc_buf_init(&w->norm, cap);
+	sc_buf_init(&w->key, cap);
+	w->level = g->o->zstd_level;
+	rc = sc_frame_encoder_new(w->level, &w->enc);
+	if (rc) {
+		free(w);
+		return rc;
+	}
+	*ctx = w;
+	return 0;
+}
+
+static void worker_fini(void *ctx)
+{
+	struct worker_ctx *w = ctx;
+
+	if (!w)
+		return;
+	sc_frame_encoder_free(w->enc);
+	sc_buf_release(&w->text);
+	sc_buf_release(&w->norm);
+	sc_buf_release(&w->key);
+	free(w);
+}
+
+static int is_blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\f' &&
+		    s[i] != '\v' && s[i] != '\n')
+			return 0;
+	return 1;
+}
+
+static void reject(struct rec_result *r, enum sc_reject why, uint64_t off,
+		   const char *detail)
+{
+	r->status = REC_REJECT;
+	r->reject = (uint8_t)why;
+	r->err_off = off;
+	r->detail = detail;
+}
+
+/* One record: verdict, fingerprint and stored bytes appended to out. */
+static int parse_record(const struct ingest *g, struct worker_ctx *w,
+			const char *line, const struct sc_rec_ref *ref,
+			struct rec_result *r, struct sc_buf *out)
+{
+	const struct sc_ingest_opts *o = g->o;
+	const char *text;
+	size_t tlen, bad;
+	struct sc_json_record jr;
+	int rc, changed;
+
+	memset(r, 0, sizeof(*r));
+	if (ref->flags & SC_REC_TOO_LARGE) {
+		reject(r, SC_REJECT_TOO_LARGE, o->max_record_size, "record exceeds --max-record-size");
+		return 0;
+	}
+	if (!o->record_per_file && is_blank(line, ref->len)) {
+		r->status = REC_BLANK;
+		return 0;
+	}
+	if (!o->format_text) {
+		rc = sc_json_scan_record(line, ref->len, o->text_field,
+					 strlen(o->text_field), &jr, &w->text);
+		if (rc)
+			return rc;
+		if (jr.reject != SC_REJECT_NONE) {
+			reject(r, jr.reject, jr.err_offset, jr.detail);
+			return 0;
+		}
+		text = w->text.data;
+		tlen = w->text.len;
+	} else {
+		const char *nul = memchr(line, 0, ref->len);
+
+		if (nul) {
+			reject(r, SC_REJECT_NUL_BYTE, (uint64_t)(nul - line), "nul byte in text");
+			return 0;
+		}
+		bad = sc_utf8_check(line, ref->len);
+		if (bad != ref->len) {
+			reject(r, SC_REJECT_INVALID_UTF8, bad, "invalid utf-8 sequence");
+			return 0;
+		}
+		text = line;
+		tlen = ref->len;
+	}
+	r->text_in = tlen;
+	changed = sc_normalize(o->normalize, text, tlen, &w->norm);
+	if (changed < 0)
+		return changed;
+	if (changed) {
+		text = w->norm.data;
+		tlen = w->norm.len;
+		r->normalized = 1;
+	}
+	if (is_blank(text, tlen)) {
+		reject(r, SC_REJECT_EMPTY_TEXT, 0, "text is empty or white space only");
+		return 0;
+	}
+	r->text_out = tlen;
+	if (o->dedup == SC_DEDUP_EXACT) {
+		rc = sc_fingerprint_text(text, tlen, &w->key, &r->fp);
+		if (rc)
+			return rc;
+	}
+	r->status = REC_OK;
+	r->out_off = out->len;
+	if (!o->format_text && !changed) {
+		rc = sc_buf_append(out, line, ref->len);
+	} else if (!o->format_text) {
+		rc = sc_buf_append(out, line, jr.val_start);
+		if (!rc)
+			rc = sc_json_escape(out, text, tlen);
+		if (!rc)
+			rc = sc_buf_append(out, line + jr.val_end, ref->len - jr.val_end);
+	} else {
+		rc = sc_buf_putc(out, '{');
+		if (!rc)
+			rc = sc_json_escape(out, o->text_field, strlen(o->text_field));
+		if (!rc)
+			rc = sc_buf_putc(out, ':');
+		if (!rc)
+			rc = sc_json_escape(out, text, tlen);
+		if (!rc)
+			rc = sc_buf_putc(out, '}');
+	}
+	if (!rc)
+		rc = sc_buf_putc(out, '\n');
+	r->out_len = out->len - r->out_off;
+	return rc;
+}
+
+static void parse_run(struct sc_job *job, void *ctx)
+{
+	struct parse_job *p = (struct parse_job *)job;
+	struct sc_batch *b = &p->batch;
+
+	p->rc = 0;
+	p->out.len = 0;
+	if (b->nrecs > p->res_cap) {
+		void *n = realloc(p->res, b->nrecs * sizeof(*p->res));
+
+		if (!n) {
+			p->rc = -ENOMEM;
+			return;
+		}
+		p->res = n;
+		p->res_cap = b->nrecs;
+	}
+	for (size_t i = 0; i < b->nrecs && !p->rc; i++)
+		p->rc = parse_record(p->ing, ctx, b->data.data + b->recs[i].off,
+				     &b->recs[i], &p->res[i], &p->out);
+}
+
+static void compress_run(struct sc_job *job, void *ctx)
+{
+	struct compress_job *c = (struct compress_job *)job;
+	struct worker_ctx *w = ctx;
+
+	c->rc = sc_frame_encode(w->enc, c->raw.data, c->raw.len, &c->comp,
+				&c->checksum);
+}
+
+/* ---- calling-thread side ---- */
+
+static void on_input_error(void *ctx, const char *file, uint64_t line,
+			   const char *msg)
+{
+	struct ingest *g = ctx;
+
+	message(g, "input '%s': after line %" PRIu64 ": %s", file, line, msg);
+	if (g->o->strict && !g->input_failed) {
+		g->input_failed = 1;
+		snprintf(g->input_msg, sizeof(g->input_msg),
+			 "input '%s': after line %" PRIu64 ": %s (--strict)", file, line, msg);
+	}
+}
+
+static void maybe_progress(struct ingest *g, int force)
+{
+	struct sc_ingest_progress p;
+	double t;
+
+	if (!g->o->progress)
+		return;
+	t = elapsed(g);
+	if (!force && t - g->last_progress < 0.25)
+		return;
+	g->last_progress = t;
+	p.bytes_read = sc_input_bytes_read(g->in);
+	p.bytes_total = sc_input_total_bytes(g->in);
+	p.bytes_in = g->st->bytes_in;
+	p.records_in = g->st->records_in;
+	p.records_kept = g->st->records_kept;
+	p.duplicates = g->st->duplicates;
+	p.rejected = g->st->records_rejected;
+	p.bytes_stored = g->writer ? sc_set_writer_stored_bytes(g->writer)
+				   : g->st->bytes_stored;
+	p.elapsed_s = t;
+	g->o->progress(g->o->cb_ctx, &p);
+}
+
+/* Wait for the oldest compress job and append its frame to the set. */
+static int drain_one(struct ingest *g)
+{
+	struct compress_job *c = &g->cj[g->chead % g->ncomp];
+	int rc;
+
+	sc_workq_wait(g->q, &c->job);
+	if (c->rc)
+		return fail(g, c->rc, "compressing frame: %s", sc_strerror(c->rc));
+	rc = sc_set_writer_add_frame(g->writer, c->comp.data, c->comp.len,
+				     (uint32_t)c->raw.len, c->checksum, c->records,
+				     g->err, g->errlen);
+	if (rc)
+		return rc;
+	g->st->frames++;
+	g->chead++;
+	return 0;
+}
+
+static int drain_ready(struct ingest *g)
+{
+	int rc = 0;
+
+	while (!rc && g->chead < g->ctail &&
+	       sc_workq_is_done(g->q, &g->cj[g->chead % g->ncomp].job))
+		rc = drain_one(g);
+	return rc;
+}
+
+static int frame_submit(struct ingest *g)
+{
+	struct compress_job *c = &g->cj[g->ctail % g->ncomp];
+
+	c->job.run = compress_run;
+	sc_workq_submit(g->q, &c->job);
+	g->ctail++;
+	g->frame_open = 0;
+	return 0;
+}
+
+/* Append one stored record to the current frame, cutting frames by size. */
+static int frame_add(struct ingest *g, const char *rec, size_t len)
+{
+	struct compress_job *c;
+	int rc;
+
+	if (g->frame_open) {
+		c = &g->cj[g->ctail % g->ncomp];
+		if (c->raw.len + len > g->o->frame_size && c->raw.len)
+			frame_submit(g);
+	}
+	if (!g->frame_open) {
+		if (g->ctail - g->chead == g->ncomp && (rc = drain_one(g)))
+			return rc;
+		c = &g->cj[g->ctail % g->ncomp];
+		c->raw.len = 0;
+		c->records = 0;
+		g->frame_open = 1;
+	}
+	c = &g->cj[g->ctail % g->ncomp];
+	rc = sc_buf_append(&c->raw, rec, len);
+	if (rc)
+		return fail(g, rc, "frame buffer: %s", sc_strerror(rc));
+	c->records++;
+	return 0;
+}
+
+static void write_reject(struct ingest *g, const char *file, uint64_t line,
+			 const struct rec_result *r)
+{
+	const char *why = sc_reject_name((enum sc_reject)r->reject);
+	struct sc_buf b;
+
+	if (g->shown < g->o->show_rejects)
+		message(g, "input '%s': line %" PRIu64 ": rejected (%s): %s at byte %" PRIu64,
+			file, line, why, r->detail ? r->detail : "", r->err_off);
+	else if (g->shown == g->o->show_rejects && g->o->show_rejects)
+		message(g, "further rejects not shown%s", g->rejects ?
+			" (all are in the --rejects file)" : "; use --rejects FILE to keep them all");
+	g->shown++;
+	if (!g->rejects)
+		return;
+	sc_buf_init(&b, SC_PATH_MAX * 8);
+	if (!sc_buf_append(&b, "{\"file\":", 8) && !sc_json_escape(&b, file, strlen(file))) {
+		fprintf(g->rejects, "%.*s,\"line\":%" PRIu64 ",\"reason\":\"%s\",\"offset\":%" PRIu64
+			",\"detail\":\"%s\"}\n", (int)b.len, b.data, line, why, r->err_off,
+			r->detail ? r->detail : "");
+	}
+	sc_buf_release(&b);
+}
+
+/* Consume one parse job's results in order. */
+static int consume(struct ingest *g, struct parse_job *p)
+{
+	struct sc_stats *st = g->st;
+	int rc;
+
+	if (p->rc)
+		return fail(g, p->rc, "parsing: %s", sc_strerror(p->rc));
+	st->bytes_in += p->batch.in_bytes;
+	for (size_t i = 0; i < p->batch.nrecs; i++) {
+		const struct rec_result *r = &p->res[i];
+		const struct sc_rec_ref *ref = &p->batch.recs[i];
+
+		if (r->status == REC_BLANK) {
+			st->lines_blank++;
+			continue;
+		}
+		st->records_in++;
+		if (r->status == REC_REJECT) {
+			const char *file = sc_input_file_name(g->in, ref->file);
+
+			st->records_rejected++;
+			st->rejected[r->reject]++;
+			if (g->o->strict)
+				return fail(g, SC_EFORMAT,
+					    "input '%s': line %" PRIu64 ": rejected (%s): %s at byte %" PRIu64
+					    " (--strict)", file, ref->line,
+					    sc_reject_name((enum sc_reject)r->reject),
+					    r->detail ? r->detail : "", r->err_off);
+			write_reject(g, file, ref->line, r);
+			continue;
+		}
+		st->bytes_text_in += r->text_in;
+		st->records_normalized += r->normalized;
+		if (g->dedup) {
+			rc = sc_dedup_insert(g->dedup, &r->fp);
+			if (rc < 0)
+				return fail(g, rc, "dedup index: %s", sc_strerror(rc));
+			if (rc == 0) {
+				st->duplicates++;
+				continue;
+			}
+		}
+		st->records_kept++;
+		st->bytes_text_kept += r->text_out;
+		st->bytes_kept += r->out_len;
+		rc = frame_add(g, p->out.data + r->out_off, r->out_len);
+		if (rc)
+			return rc;
+	}
+	return drain_ready(g);
+}
+
+static int check_opts(struct ingest *g)
+{
+	const struct sc_ingest_opts *o = g->o;
+
+	if (o->ninputs == 0)
+		return fail(g, SC_EUSAGE, "no inputs given");
+	if (o->record_per_file && !o->format_text)
+		return fail(g, SC_EUSAGE, "--record-per-file needs --format text");
+	if (!o->text_field[0] || strlen(o->text_field) > SC_FIELD_NAME_MAX ||
+	    sc_utf8_check(o->text_field, strlen(o->text_field)) != strlen(o->text_field))
+		return fail(g, SC_EUSAGE, "--text-field must be 1..%d bytes of utf-8",
+			    SC_FIELD_NAME_MAX);
+	if (o->max_record_size < 1 || o->max_record_size > SC_RECORD_SIZE_MAX)
+		return fail(g, SC_EUSAGE, "--max-record-size must be 1..%u", SC_RECORD_SIZE_MAX);
+	if (o->frame_size < SC_FRAME_SIZE_MIN || o->frame_size > SC_FRAME_SIZE_MAX)
+		return fail(g, SC_EUSAGE, "--frame-size must be %u..%u", SC_FRAME_SIZE_MIN,
+			    SC_FRAME_SIZE_MAX);
+	if (o->shard_size < SC_SHARD_SIZE_MIN || o->shard_size > SC_SHARD_SIZE_MAX)
+		return fail(g, SC_EUSAGE, "--shard-size must be %llu..%llu",
+			    (unsigned long long)SC_SHARD_SIZE_MIN,
+			    (unsigned long long)SC_SHARD_SIZE_MAX);
+	if (o->shard_size < o->frame_size)
+		return fail(g, SC_EUSAGE, "--shard-size must not be below --frame-size");
+	if (o->threads < 1 || o->threads > SC_THREADS_MAX)
+		return fail(g, SC_EUSAGE, "--threads must be 1..%d", SC_THREADS_MAX);
+	if (o->zstd_level < 1 || o->zstd_level > 19)
+		return fail(g, SC_EUSAGE, "--level must be 1..19");
+	return 0;
+}
+
+static void free_rings(struct ingest *g)
+{
+	for (unsigned i = 0; g->pj && i < g->nparse; i++) {
+		sc_batch_release(&g->pj[i].batch);
+		sc_buf_release(&g->pj[i].out);
+		free(g->pj[i].res);
+	}
+	for (unsigned i = 0; g->cj && i < g->ncomp; i++) {
+		sc_buf_release(&g->cj[i].raw);
+		sc_buf_release(&g->cj[i].comp);
+	}
+	free(g->pj);
+	free(g->cj);
+}
+
+static int alloc_rings(struct ingest *g)
+{
+	const struct sc_ingest_opts *o = g->o;
+	size_t rec_max = (size_t)o->max_record_size;
+
+	g->nparse = 2 * o->threads + 2;
+	g->ncomp = 2 * o->threads + 2;
+	g->pj = calloc(g->nparse, sizeof(*g->pj));
+	g->cj = calloc(g->ncomp, sizeof(*g->cj));
+	if (!g->pj || !g->cj)
+		return -ENOMEM;
+	for (unsigned i = 0; i < g->nparse; i++) {
+		g->pj[i].ing = g;
+		g->pj[i].job.done = 1;
+		sc_batch_init(&g->pj[i].batch, SC_BATCH_BYTES + rec_max);
+		/* escaping can grow text up to 6x (\u00XX); bound accordingly */
+		sc_buf_init(&g->pj[i].out, 6 * ((size_t)SC_BATCH_BYTES + rec_max) + 4096);
+	}
+	for (unsigned i = 0; i < g->ncomp; i++) {
+		size_t fmax = (size_t)o->frame_size + 6 * rec_max + 64;
+
+		g->cj[i].job.done = 1;
+		sc_buf_init(&g->cj[i].raw, fmax);
+		sc_buf_init(&g->cj[i].comp, fmax + fmax / 64 + 4096);
+	}
+	return 0;
+}
+
+static int run_pipeline(struct ingest *g)
+{
+	uint64_t phead = 0, ptail = 0;
+	int eof = 0, rc;
+
+	for (;;) {
+		while (!eof && ptail - phead < g->nparse) {
+			struct parse_job *p = &g->pj[ptail % g->nparse];
+
+			rc = sc_input_next(g->in, &p->batch);
+			if (rc < 0)
+				return fail(g, rc, "reading input: %s", sc_strerror(rc));
+			if (g->input_failed)
+				return fail(g, SC_EFORMAT, "%s", g->input_msg);
+			if (rc == 0) {
+				eof = 1;
+				break;
+			}
+			p->job.run = parse_run;
+			sc_workq_submit(g->q, &p->job);
+			ptail++;
+		}
+		if (phead == ptail)
+			break;
+		sc_workq_wait(g->q, &g->pj[phead % g->nparse].job);
+		rc = consume(g, &g->pj[phead % g->nparse]);
+		if (rc)
+			return rc;
+		phead++;
+		maybe_progress(g, 0);
+	}
+	if (g->frame_open)
+		frame_submit(g);
+	while (g->chead < g->ctail)
+		if ((rc = drain_one(g)))
+			return rc;
+	return 0;
+}
+
+int sc_ingest_run(const struct sc_ingest_opts *o, struct sc_stats *st,
+		  char *err, size_t errlen)
+{
+	struct ingest g = { .o = o, .st = st, .err = err, .errlen = errlen };
+	struct sc_set_writer_opts wo = {
+		.root = o->out, .node_paths = o->node_paths,
+		.node_weights = o->node_weights, .nnodes = o->nnodes,
+		.replicas = o->replicas, .shard_size = o->shard_size,
+	};
+	struct sc_input_opts io = {
+		.mode = o->record_per_file ? SC_INPUT_FILE : SC_INPUT_LINES,
+		.max_record = (size_t)o->max_record_size,
+		.batch_bytes = SC_BATCH_BYTES,
+		.on_error = on_input_error,
+		.error_ctx = &g,
+	};
+	struct sc_manifest m;
+	char tool[64];
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	memset(&m, 0, sizeof(m));
+	clock_gettime(CLOCK_MONOTONIC, &g.t0);
+	rc = check_opts(&g);
+	if (rc)
+		return rc;
+	rc = sc_input_open((const char *const *)o->inputs, o->ninputs, &io, &g.in,
+			   err, errlen);
+	if (rc)
+		return rc;
+	if (o->rejects_path) {
+		g.rejects = fopen(o->rejects_path, "w");
+		if (!g.rejects) {
+			rc = fail(&g, -errno, "rejects file '%s': %s", o->rejects_path,
+				  strerror(errno));
+			goto out;
+		}
+	}
+	if (o->dedup == SC_DEDUP_EXACT && (rc = sc_dedup_new(&g.dedup)))
+		goto out;
+	rc = alloc_rings(&g);
+	if (rc)
+		goto out;
+	rc = sc_set_writer_open(&wo, &g.writer, err, errlen);
+	if (rc)
+		goto out;
+	rc = sc_workq_new(o->threads, worker_init, worker_fini, &g, &g.q);
+	if (rc) {
+		fail(&g, rc, "starting workers: %s", sc_strerror(rc));
+		goto out;
+	}
+	rc = run_pipeline(&g);
+	sc_workq_free(g.q); /* joins: no job touches the rings after this */
+	g.q = NULL;
+	if (rc)
+		goto out;
+	st->input_files = sc_input_file_count(g.in);
+	st->input_errors = sc_input_error_count(g.in);
+	st->bytes_in_disk = sc_input_bytes_read(g.in);
+	st->dedup_index_bytes = g.dedup ? sc_dedup_peak_bytes(g.dedup) : 0;
+	st->elapsed_s = elapsed(&g);
+	m.stats = *st;
+	snprintf(tool, sizeof(tool), "shardctl %s", SC_VERSION);
+	m.tool = tool;
+	m.config.text_field = (char *)(uintptr_t)o->text_field;
+	m.config.input_format = o->format_text ? "text" : "jsonl";
+	m.config.record_per_file = o->record_per_file;
+	m.config.normalize = o->normalize;
+	m.config.normalize_version = SC_NORM_VERSION;
+	m.config.dedup = o->dedup == SC_DEDUP_EXACT ? "exact" : "none";
+	m.config.fingerprint_version = SC_FINGERPRINT_VERSION;
+	m.config.max_record_size = o->max_record_size;
+	m.config.frame_size = o->frame_size;
+	m.config.shard_size = o->shard_size;
+	m.config.zstd_level = o->zstd_level;
+	m.config.replicas = o->replicas;
+	rc = sc_set_writer_commit(g.writer, &m, err, errlen);
+	if (!rc) {
+		g.writer = NULL;
+		st->shards = m.stats.shards;
+		st->bytes_stored = m.stats.bytes_stored;
+		maybe_progress(&g, 1);
+	}
+out:
+	sc_workq_free(g.q);
+	sc_set_writer_abort(g.writer);
+	if (g.rejects && fclose(g.rejects) && !rc)
+		rc = fail(&g, -EIO, "rejects file '%s': write failed", o->rejects_path);
+	sc_dedup_free(g.dedup);
+	free_rings(&g);
+	sc_input_close(g.in);
+	return rc;
+}

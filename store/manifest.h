@@ -1,0 +1,96 @@
+/*
+ * manifest.h - the manifest of a shard set: what the set holds and how it
+ * was made. It is the set's single source of truth and is committed last,
+ * atomically, by the set writer. docs/MANIFEST.md specifies the JSON.
+ *
+ * Loading treats the file as hostile: the trailing "manifest_sha256" must
+ * match the bytes before it, every count and size is bounds-checked, node
+ * paths and shard names are validated so no shard path can leave its node.
+ */
+#ifndef SC_MANIFEST_H
+#define SC_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sc_base.h"
+#include "stats.h"
+
+#define SC_MANIFEST_VERSION 1
+#define SC_MANIFEST_NAME "manifest.json"
+
+struct sc_manifest_node {
+	char *path;       /* as stored: absolute, or relative to the set root */
+	uint32_t weight;  /* placement weight, >= 1 */
+};
+
+struct sc_manifest_shard {
+	char *name;                            /* relative path under a node root */
+	uint64_t records;                      /* records in the shard */
+	uint64_t raw_bytes;                    /* decompressed bytes */
+	uint64_t stored_bytes;                 /* file size */
+	uint32_t frames;                       /* data frames */
+	unsigned char sha256[32];              /* SHA-256 of the whole file */
+	uint32_t nreplicas;                    /* entries used in replica[] */
+	uint32_t replica[SC_REPLICAS_MAX];     /* node indexes, primary first */
+};
+
+struct sc_manifest_config {
+	char *text_field;         /* JSONL text member name */
+	char *input_format;       /* "jsonl" or "text" */
+	int record_per_file;      /* 1 when each input file was one record */
+	unsigned normalize;       /* SC_NORM_* flags */
+	uint32_t normalize_version;
+	char *dedup;              /* "exact" or "none" */
+	uint32_t fingerprint_version;
+	uint64_t max_record_size;
+	uint64_t frame_size;      /* target raw bytes per frame */
+	uint64_t shard_size;      /* target raw bytes per shard */
+	int zstd_level;
+	uint32_t replicas;
+};
+
+struct sc_manifest {
+	uint32_t version;              /* SC_MANIFEST_VERSION */
+	uint32_t shard_format;         /* SC_SHARD_FORMAT_VERSION of every shard */
+	char set_id[33];               /* 32 hex chars naming the set on its nodes */
+	uint64_t generation;           /* bumped by every commit */
+	char created[32];              /* UTC time of commit, ISO 8601 */
+	char *tool;                    /* "shardctl VERSION" */
+	struct sc_manifest_config config;
+	struct sc_stats stats;
+	struct sc_manifest_node *nodes;
+	uint32_t nnodes;
+	struct sc_manifest_shard *shards;
+	uint64_t nshards;
+};
+
+/* Release everything a manifest owns (not the struct itself). NULL ok. */
+void sc_manifest_release(struct sc_manifest *m);
+
+/* Serialize to JSON (with its trailing checksum) into *out (reset first). */
+int sc_manifest_write_json(const struct sc_manifest *m, struct sc_buf *out);
+
+/*
+ * Parse and validate manifest JSON. On failure returns SC_ECORRUPT,
+ * SC_EVERSION or SC_EFORMAT and writes a message naming the field to err.
+ * On success *m (zeroed by the caller) owns its contents.
+ */
+int sc_manifest_parse(const char *json, size_t n, struct sc_manifest *m,
+		      char *err, size_t errlen);
+
+/* Load ROOT/manifest.json: SC_ENOTSET when it does not exist. */
+int sc_manifest_load(const char *root, struct sc_manifest *m, char *err,
+		     size_t errlen);
+
+/* Check a shard name: relative, no "..", no empty segments, sane chars. */
+int sc_manifest_name_ok(const char *name);
+
+/*
+ * Resolve node i of m for a set at root: absolute paths as is, relative
+ * ones under root. 0 or SC_ELIMIT.
+ */
+int sc_manifest_node_dir(const struct sc_manifest *m, const char *root,
+			 uint32_t i, char *buf, size_t n);
+
+#endif

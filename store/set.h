@@ -1,0 +1,89 @@
+/*
+ * set.h - shard sets on storage nodes: the writer that ingest feeds with
+ * compressed frames, and the reader behind `cat` and `stats`.
+ *
+ * On-disk layout (docs/MANIFEST.md): the set root holds manifest.json and a
+ * .lock file; each node holds NODE/SET_ID/gGENERATION/NNNNNN.zst. A commit
+ * writes every shard under temporary names, fsyncs and renames them, then
+ * replaces manifest.json atomically; only after that is the previous
+ * generation removed. A crash at any point leaves the previous manifest (or
+ * none) pointing at complete files.
+ */
+#ifndef SC_SET_H
+#define SC_SET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "manifest.h"
+
+struct sc_set_writer_opts {
+	const char *root;               /* set root directory (--out) */
+	char *const *node_paths;        /* [nnodes] as the user gave them */
+	const uint32_t *node_weights;   /* [nnodes] >= 1 */
+	uint32_t nnodes;                /* 1..SC_NODES_MAX */
+	uint32_t replicas;              /* 1..nnodes */
+	uint64_t shard_size;            /* close a shard once its raw bytes reach this */
+};
+
+struct sc_set_writer;
+
+/*
+ * Lock the set root, read the committed manifest if any (a corrupt one is
+ * an error: nothing is overwritten), prepare node directories for the next
+ * generation and remove leftovers of interrupted ingests. 0 or negative
+ * with a message in err.
+ */
+int sc_set_writer_open(const struct sc_set_writer_opts *o,
+		       struct sc_set_writer **out, char *err, size_t errlen);
+
+/* Append one compressed frame (see codec/shard.h) to the current shard on
+ * every replica, starting a new shard when needed. */
+int sc_set_writer_add_frame(struct sc_set_writer *w, const void *frame,
+			    size_t csize, uint32_t dsize, uint32_t checksum,
+			    uint32_t records, char *err, size_t errlen);
+
+/*
+ * Finish the last shard and commit. The caller fills m->config, m->stats
+ * and m->tool; the writer fills everything else (it takes ownership of
+ * nothing: m stays the caller's, release it with sc_manifest_release).
+ * On success the writer is freed; on failure call sc_set_writer_abort.
+ */
+int sc_set_writer_commit(struct sc_set_writer *w, struct sc_manifest *m,
+			 char *err, size_t errlen);
+
+/* Remove what this writer created and free it. Accepts NULL. */
+void sc_set_writer_abort(struct sc_set_writer *w);
+
+/* Bytes stored so far (one replica), for progress. */
+uint64_t sc_set_writer_stored_bytes(const struct sc_set_writer *w);
+
+/* ---- reading ---- */
+
+struct sc_set;
+
+typedef void (*sc_set_warn_fn)(void *ctx, const char *msg);
+
+/* Open a committed set (manifest verified). 0, SC_ENOTSET, SC_ECORRUPT ... */
+int sc_set_open(const char *root, struct sc_set **out, char *err, size_t errlen);
+void sc_set_close(struct sc_set *s); /* accepts NULL */
+const struct sc_manifest *sc_set_manifest(const struct sc_set *s);
+const char *sc_set_root(const struct sc_set *s);
+
+/* Called with a message whenever a replica is skipped for another. */
+void sc_set_on_warning(struct sc_set *s, sc_set_warn_fn fn, void *ctx);
+
+/* Path of a shard's replica r. 0 or SC_ELIMIT. */
+int sc_set_replica_path(const struct sc_set *s, uint64_t shard, uint32_t r,
+			char *buf, size_t n);
+
+/*
+ * Decode frame `frame` of shard `shard` into *out (reset first), verified
+ * against its checksums; an unreadable or corrupt replica is reported to
+ * the warning callback and the next replica tried. With no good replica,
+ * returns negative and err names the shard and frame.
+ */
+int sc_set_read_frame(struct sc_set *s, uint64_t shard, uint32_t frame,
+		      struct sc_buf *out, char *err, size_t errlen);
+
+#endif

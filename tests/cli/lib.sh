@@ -1,0 +1,39 @@
+# Helpers sourced by the CLI tests. Each test runs in a fresh temp dir.
+set -eu
+SC="$SHARDCTL"
+
+die() { echo "FAIL: $*" >&2; exit 1; }
+
+# expect_exit CODE cmd... : run cmd, require its exit status to be CODE
+expect_exit() {
+	want=$1; shift
+	set +e
+	"$@"
+	got=$?
+	set -e
+	[ "$got" -eq "$want" ] || die "expected exit $want, got $got: $*"
+}
+
+# same_file A B : byte-identical or show a diff
+same_file() {
+	cmp -s "$1" "$2" || { diff "$1" "$2" | head -n 20 >&2; die "$1 and $2 differ"; }
+}
+
+# json_get FILE EXPR : evaluate a python expression on the parsed JSON j
+json_get() {
+	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# shard_paths SET : absolute paths of each shard's first replica, in order
+shard_paths() {
+	python3 - "$1" <<'PY'
+import json, os, sys
+root = sys.argv[1]
+m = json.load(open(os.path.join(root, "manifest.json")))
+for s in m["shards"]:
+    node = m["nodes"][s["replicas"][0]]["path"]
+    if not node.startswith("/"):
+        node = os.path.join(root, node)
+    print(os.path.join(node, s["name"]))
+PY
+}
