@@ -421,6 +421,7 @@ static void write_reject(struct ingest *g, const char *file, uint64_t line,
 			 const struct rec_result *r)
 {
 	const char *why = sc_reject_name((enum sc_reject)r->reject);
+	const char *detail = r->detail ? r->detail : "";
 	struct sc_buf b;
 
 	if (g->shown < g->o->show_rejects)
@@ -433,10 +434,16 @@ static void write_reject(struct ingest *g, const char *file, uint64_t line,
 	if (!g->rejects)
 		return;
 	sc_buf_init(&b, SC_PATH_MAX * 8);
+	/* the file name and the detail are escaped; reason names are plain
+	 * identifiers */
 	if (!sc_buf_append(&b, "{\"file\":", 8) && !sc_json_escape(&b, file, strlen(file))) {
-		fprintf(g->rejects, "%.*s,\"line\":%" PRIu64 ",\"reason\":\"%s\",\"offset\":%" PRIu64
-			",\"detail\":\"%s\"}\n", (int)b.len, b.data, line, why, r->err_off,
-			r->detail ? r->detail : "");
+		size_t flen = b.len;
+
+		if (!sc_buf_append(&b, ",\"detail\":", 10) &&
+		    !sc_json_escape(&b, detail, strlen(detail)))
+			fprintf(g->rejects, "%.*s,\"line\":%" PRIu64 ",\"reason\":\"%s\","
+				"\"offset\":%" PRIu64 "%.*s}\n", (int)flen, b.data, line, why,
+				r->err_off, (int)(b.len - flen), b.data + flen);
 	}
 	sc_buf_release(&b);
 }

@@ -90,6 +90,71 @@ static void remove_generations(const char *setdir, uint64_t keep)
 
 /* ---- writer ---- */
 
+#define SET_ID_FILE ".set_id"
+
+/*
+ * Identity of a set that has no manifest yet. It is made durable in
+ * ROOT/.set_id before any node directory is created, so an ingest that is
+ * killed before its first commit leaves NODE/SET_ID/gNNNNNN directories
+ * that the next ingest into the same root recognises and removes.
+ */
+static int load_or_make_set_id(const char *root, char id_hex[33], char *err,
+			       size_t errlen)
+{
+	char path[SC_PATH_MAX];
+	unsigned char id[16];
+	struct sc_buf b;
+	int rc;
+
+	if (sc_path_join(path, sizeof(path), root, SET_ID_FILE))
+		return fail(err, errlen, SC_ELIMIT, "set path too long");
+	sc_buf_init(&b, 64);
+	rc = sc_read_file(path, 64, &b);
+	if (rc == 0 && b.len == 33 && b.data[32] == '\n' &&
+	    strspn(b.data, "0123456789abcdef") == 32) {
+		memcpy(id_hex, b.data, 32);
+		id_hex[32] = '\0';
+		sc_buf_release(&b);
+		return 0;
+	}
+	sc_buf_release(&b);
+	/* absent or unreadable: a fresh identity (leftovers of an older
+	 * identity, if any, are not ours to recognise) */
+	if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id))
+		return fail(err, errlen, -EIO, "cannot get random bytes for a set id");
+	sc_hex(id, sizeof(id), id_hex);
+	id_hex[32] = '\n';
+	rc = sc_write_file_atomic(path, id_hex, 33);
+	id_hex[32] = '\0';
+	if (rc)
+		return fail(err, errlen, rc, "set '%s': cannot write '%s': %s", root,
+			    path, sc_strerror(rc));
+	return 0;
+}
+
+/*
+ * Remove temporaries a killed writer left in the set root (we hold the
+ * lock, so nobody else is writing them).
+ */
+static void remove_root_temporaries(const char *root)
+{
+	static const char prefix[] = "." SC_MANIFEST_NAME ".tmp.";
+	DIR *d = opendir(root);
+	struct dirent *e;
+	char path[SC_PATH_MAX];
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, prefix, sizeof(prefix) - 1) &&
+		    strncmp(e->d_name, "." SET_ID_FILE ".tmp.", sizeof(SET_ID_FILE) + 5))
+			continue;
+		if (!sc_path_join(path, sizeof(path), root, e->d_name))
+			unlink(path);
+	}
+	closedir(d);
+}
+
 struct replica_file {
 	int fd;                      /* open temporary file, -1 when none */
 	char tmp[SC_PATH_MAX];       /* its temporary path */
@@ -198,7 +263,6 @@ int sc_set_writer_open(const struct sc_set_writer_opts *o,
 {
 	struct sc_set_writer *w;
 	char path[SC_PATH_MAX];
-	unsigned char id[16];
 	int rc;
 
 	if (o->nnodes == 0 || o->nnodes > SC_NODES_MAX || o->replicas == 0 ||
@@ -238,17 +302,16 @@ int sc_set_writer_open(const struct sc_set_writer_opts *o,
 			fail(err, errlen, rc, "set '%s': cannot lock: %s", w->root, strerror(errno));
 		goto out_abort;
 	}
+	remove_root_temporaries(w->root);
 	rc = sc_manifest_load(w->root, &w->old, err, errlen);
 	if (rc == 0) {
 		w->have_old = 1;
 		memcpy(w->set_id, w->old.set_id, sizeof(w->set_id));
 		w->generation = w->old.generation + 1;
 	} else if (rc == SC_ENOTSET) {
-		if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id)) {
-			rc = fail(err, errlen, -EIO, "cannot get random bytes for a set id");
+		rc = load_or_make_set_id(w->root, w->set_id, err, errlen);
+		if (rc)
 			goto out_abort;
-		}
-		sc_hex(id, sizeof(id), w->set_id);
 		w->generation = 1;
 	} else {
 		size_t l = strlen(err);
@@ -272,7 +335,11 @@ out_abort:
 
 static int shard_begin(struct sc_set_writer *w, char *err, size_t errlen)
 {
-	uint64_t est = w->nshards ? w->shards[w->nshards - 1].stored_bytes : 0;
+	/* the size of the shard about to be written: the last one's, or for
+	 * the first a guess at typical text compression; a nonzero estimate
+	 * lets the weights decide where the first shard goes */
+	uint64_t est = w->nshards ? w->shards[w->nshards - 1].stored_bytes
+				  : w->shard_size / 4 + 1;
 	char name[32];
 	int rc;
 
@@ -427,6 +494,19 @@ static void utc_now(char *buf, size_t n)
 	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* 1 when the file at path holds exactly the bytes of want. */
+static int manifest_is(const char *path, const struct sc_buf *want)
+{
+	struct sc_buf have;
+	int same;
+
+	sc_buf_init(&have, want->len + 1);
+	same = !sc_read_file(path, want->len + 1, &have) && have.len == want->len &&
+	       !memcmp(have.data, want->data, want->len);
+	sc_buf_release(&have);
+	return same;
+}
+
 int sc_set_writer_commit(struct sc_set_writer *w, struct sc_manifest *m,
 			 char *err, size_t errlen)
 {
@@ -437,13 +517,25 @@ int sc_set_writer_commit(struct sc_set_writer *w, struct sc_manifest *m,
 
 	if (w->shard_open && (rc = shard_end(w, err, errlen)))
 		return rc;
-	/* make the generation directories' own entries durable */
+	/* make the directory entries leading to the shards durable:
+	 * NODE/SET_ID/gGEN, NODE/SET_ID and NODE, and the set root's own
+	 * entry in its parent */
 	for (uint32_t i = 0; i < w->nnodes; i++) {
-		if ((rc = sc_path_dirname(w->node_gen_dir[i], dir, sizeof(dir))) ||
-		    (rc = sc_fsync_dir(w->node_gen_dir[i])) || (rc = sc_fsync_dir(dir)))
-			return fail(err, errlen, rc, "node dir '%s': fsync failed: %s",
-				    w->node_gen_dir[i], sc_strerror(rc));
+		char d[SC_PATH_MAX];
+
+		strcpy(d, w->node_gen_dir[i]);
+		for (int up = 0; up < 3; up++) {
+			if ((rc = sc_fsync_dir(d)))
+				return fail(err, errlen, rc, "node dir '%s': fsync failed: %s",
+					    d, sc_strerror(rc));
+			if ((rc = sc_path_dirname(d, dir, sizeof(dir))))
+				return rc;
+			strcpy(d, dir);
+		}
 	}
+	if ((rc = sc_path_dirname(w->root, dir, sizeof(dir))) || (rc = sc_fsync_dir(dir)))
+		return fail(err, errlen, rc, "set '%s': fsync of parent failed: %s", w->root,
+			    sc_strerror(rc));
 	nodes = calloc(w->nnodes, sizeof(*nodes));
 	if (!nodes)
 		return -ENOMEM;
@@ -482,6 +574,11 @@ int sc_set_writer_commit(struct sc_set_writer *w, struct sc_manifest *m,
 	if (rc) {
 		fail(err, errlen, rc, "manifest '%s': commit failed: %s", path,
 		     sc_strerror(rc));
+		/* The rename may have happened with only the directory fsync
+		 * failing: then the new manifest is what readers see, and its
+		 * shards must stay. */
+		if (manifest_is(path, &json))
+			w->generation = 0;
 		goto out;
 	}
 	/* committed: the previous generation is garbage now */
