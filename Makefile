@@ -36,6 +36,7 @@ STATIC   := $(BUILD)/libshardctl.a
 SHARED   := $(BUILD)/libshardctl.so
 BIN      := $(BUILD)/shardctl
 
+.SECONDARY:
 .PHONY: all test test-unit test-fuzz test-cli asan ubsan clean install bench
 all: $(BIN) $(STATIC) $(SHARED)
 

@@ -7,10 +7,14 @@ cd "$(dirname "$0")/.."
 ./tools/install-deps.sh
 make -s
 out=build/demo.set
-rm -rf "$out" build/demo-node0 build/demo-node1
-echo "==> shardctl ingest --out $out --node build/demo-node0 --node build/demo-node1:2 --replicas 2 data/sample.jsonl.zst"
-build/shardctl ingest --out "$out" --node build/demo-node0 --node build/demo-node1:2 \
-	--replicas 2 --rejects build/demo.rejects.jsonl data/sample.jsonl.zst
+rm -rf "$out" build/demo-node0 build/demo-node1 build/demo-node2
+# small shards (the sample is only a few MB) so placement has something to
+# spread: three nodes, the last with twice the weight, two replicas each
+args="--out $out --node build/demo-node0 --node build/demo-node1 --node build/demo-node2:2"
+args="$args --replicas 2 --frame-size 128K --shard-size 512K --rejects build/demo.rejects.jsonl"
+echo "==> shardctl ingest $args data/sample.jsonl.zst"
+# shellcheck disable=SC2086
+build/shardctl ingest $args data/sample.jsonl.zst
 echo
 echo "==> shardctl stats $out"
 build/shardctl stats "$out"
