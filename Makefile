@@ -37,7 +37,7 @@ SHARED   := $(BUILD)/libshardctl.so
 BIN      := $(BUILD)/shardctl
 
 .SECONDARY:
-.PHONY: all test test-unit test-fuzz test-cli asan ubsan clean install bench
+.PHONY: all tools test test-unit test-fuzz test-cli asan ubsan clean install bench
 all: $(BIN) $(STATIC) $(SHARED)
 
 $(BUILD)/obj/%.o: %.c
@@ -67,6 +67,15 @@ $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay.o $(
 	$(call say,LD,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# benchmark helpers in tools/*.c (not part of `make test`)
+TOOL_SRC := $(sort $(wildcard tools/*.c))
+TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/%)
+tools: $(TOOL_BIN)
+
+$(BUILD)/%: $(BUILD)/obj/tools/%.o $(STATIC)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(LIBS)
 
 test: test-unit test-fuzz test-cli
 

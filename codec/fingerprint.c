@@ -21,6 +21,12 @@
 #if defined(__SSE2__) && !defined(SC_FP_NO_SIMD)
 #include <emmintrin.h>
 #define FP_SSE2 1
+#if defined(__x86_64__) && defined(__GNUC__)
+/* SSSE3's byte shuffle packs blocks with runs of white space; it is
+ * chosen at run time, so the build still runs on plain x86-64 */
+#include <tmmintrin.h>
+#define FP_SSSE3 1
+#endif
 #endif
 
 /* Scratch room kept past the output: a block store or a speculative byte. */
@@ -174,6 +180,72 @@ static inline int key_block16(const unsigned char *p, unsigned char *d, int last
 }
 #endif
 
+#ifdef FP_SSSE3
+/* For each 8-bit keep mask: the positions of its set bits, then padding. */
+static unsigned char pack_idx[256][8];
+static unsigned char pack_cnt[256]; /* set bits in each mask */
+static int have_ssse3;
+
+static void pack_init(void)
+{
+	for (unsigned m = 0; m < 256; m++) {
+		unsigned k = 0;
+
+		for (unsigned b = 0; b < 8; b++)
+			if (m & (1u << b))
+				pack_idx[m][k++] = (unsigned char)b;
+		pack_cnt[m] = (unsigned char)k;
+		while (k < 8)
+			pack_idx[m][k++] = 0x80; /* shuffles in a zero byte */
+	}
+	__builtin_cpu_init();
+	have_ssse3 = __builtin_cpu_supports("ssse3");
+}
+
+/*
+ * Sixteen ASCII bytes at once, collapsing white-space runs too: like
+ * key_block16(), but every white-space byte that follows another (or
+ * follows a key that is empty or ends in a space, `*last`) is squeezed
+ * out with two 8-byte shuffles. Returns the bytes written (up to 16, all
+ * stores are 8 bytes wide), or -1 for a block with non-ASCII bytes.
+ */
+__attribute__((target("ssse3")))
+static inline int key_block16_pack(const unsigned char *p, unsigned char *d,
+				   unsigned *last)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i up = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)),
+				   _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
+	__m128i ws = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')),
+				  _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x08)),
+						_mm_cmplt_epi8(v, _mm_set1_epi8(0x0E))));
+	__m128i low = _mm_add_epi8(v, _mm_and_si128(up, _mm_set1_epi8(0x20)));
+	__m128i res = _mm_or_si128(_mm_and_si128(ws, _mm_set1_epi8(' ')),
+				   _mm_andnot_si128(ws, low));
+	unsigned m = (unsigned)_mm_movemask_epi8(ws);
+	unsigned keep, lo, hi, k;
+
+	if (_mm_movemask_epi8(v))
+		return -1;
+	keep = ~(m & ((m << 1) | *last)) & 0xffffu;
+	*last = (m >> 15) & 1u;
+	if (keep == 0xffffu) {
+		_mm_storeu_si128((__m128i *)(void *)d, res);
+		return 16;
+	}
+	lo = keep & 0xffu;
+	hi = keep >> 8;
+	k = pack_cnt[lo];
+	_mm_storel_epi64((__m128i *)(void *)d,
+			 _mm_shuffle_epi8(res, _mm_loadl_epi64(
+				 (const __m128i *)(const void *)pack_idx[lo])));
+	_mm_storel_epi64((__m128i *)(void *)(d + k),
+			 _mm_shuffle_epi8(_mm_srli_si128(res, 8), _mm_loadl_epi64(
+				 (const __m128i *)(const void *)pack_idx[hi])));
+	return (int)(k + pack_cnt[hi]);
+}
+#endif
+
 /*
  * One ASCII byte c without branches. White space is written as one ' '
  * unless the key is empty or already ends in a space (`last`); a final
@@ -187,7 +259,12 @@ static inline int key_block16(const unsigned char *p, unsigned char *d, int last
 		last = ws_;                                      \
 	} while (0)
 
-int sc_fingerprint_key(const char *str, size_t n, struct sc_buf *out)
+/*
+ * The key loop, instantiated twice below: with `pack` (SSSE3 available)
+ * ASCII blocks with white-space runs stay on the vector path.
+ */
+static inline __attribute__((always_inline)) int
+key_build(const char *str, size_t n, struct sc_buf *out, int pack)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	unsigned char *d;
@@ -195,7 +272,7 @@ int sc_fingerprint_key(const char *str, size_t n, struct sc_buf *out)
 	unsigned last = 1; /* key is empty or ends in ' ' */
 	int rc;
 
-	pthread_once(&fold2_once, fold2_init);
+	(void)pack;
 	out->len = 0;
 	if (n > SIZE_MAX - KEY_SLACK)
 		return SC_ELIMIT;
@@ -215,7 +292,19 @@ int sc_fingerprint_key(const char *str, size_t n, struct sc_buf *out)
 		const unsigned char *src;
 
 		if (s[i] < 0x80) {
+#ifdef FP_SSSE3
+			if (pack) {
+				int k;
+
+				if (n - i >= 16 && (k = key_block16_pack(s + i, d + o, &last)) >= 0) {
+					o += (size_t)k;
+					i += 16;
+					continue;
+				}
+			} else
+#endif
 #ifdef FP_SSE2
+			{
 			int m;
 
 			if (n - i >= 16 && (m = key_block16(s + i, d + o, (int)last)) >= 0) {
@@ -223,6 +312,7 @@ int sc_fingerprint_key(const char *str, size_t n, struct sc_buf *out)
 				i += 16;
 				last = (unsigned)m >> 15;
 				continue;
+			}
 			}
 #endif
 			if (n - i >= 8) {
@@ -303,6 +393,44 @@ space:
 		o--; /* the trailing space */
 	out->len = o;
 	return 0;
+}
+
+#ifdef FP_SSSE3
+__attribute__((target("ssse3")))
+static int key_build_ssse3(const char *str, size_t n, struct sc_buf *out)
+{
+	return key_build(str, n, out, 1);
+}
+#endif
+
+static int key_build_plain(const char *str, size_t n, struct sc_buf *out)
+{
+	return key_build(str, n, out, 0);
+}
+
+static void fp_init(void)
+{
+	fold2_init();
+#ifdef FP_SSSE3
+	pack_init();
+#endif
+}
+
+static int simd_best = 1;
+
+void sc_fingerprint_set_simd(int best)
+{
+	simd_best = best;
+}
+
+int sc_fingerprint_key(const char *str, size_t n, struct sc_buf *out)
+{
+	pthread_once(&fold2_once, fp_init);
+#ifdef FP_SSSE3
+	if (have_ssse3 && simd_best)
+		return key_build_ssse3(str, n, out);
+#endif
+	return key_build_plain(str, n, out);
 }
 
 int sc_fingerprint_text(const char *s, size_t n, struct sc_buf *scratch,

@@ -32,4 +32,12 @@ int sc_fingerprint_text(const char *s, size_t n, struct sc_buf *scratch,
 /* The key itself, for tests and debugging: appended to *out after reset. */
 int sc_fingerprint_key(const char *s, size_t n, struct sc_buf *out);
 
+/*
+ * Which vector path sc_fingerprint_key() may use, for tests and
+ * benchmarks: 1 (default) picks the best the CPU has, 0 keeps to the
+ * baseline SSE2 path. Keys are identical either way. Not thread-safe:
+ * call before any thread computes keys.
+ */
+void sc_fingerprint_set_simd(int best);
+
 #endif

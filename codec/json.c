@@ -422,6 +422,124 @@ static size_t decode_string(const unsigned char *r, size_t n, unsigned char *o)
 	return k;
 }
 
+/* What the escapes that decode_text() takes inline stand for. */
+static const unsigned char simple_esc[256] = {
+	['n'] = '\n', ['t'] = '\t', ['"'] = '"', ['\\'] = '\\', ['/'] = '/',
+};
+
+/* Space or tab: what the `trim` normalization rule removes at line ends. */
+#define IS_BLANK(c) ((c) == ' ' || (c) == '\t')
+
+/*
+ * Validate the text value whose opening quote is s[q] and decode it into o
+ * in the same pass. o must have room for (n - q) + 16 bytes: plain runs are
+ * copied 16 bytes at a time, possibly past what they keep. On success sets
+ * *pp past the closing quote, *olen to the decoded length, *escaped when an
+ * escape was seen, and *plain to whether the decoded text is ASCII with no
+ * control character but TAB and LF (DEL counts as one) and no space or tab
+ * before an LF or at its end. A \u0000 escape is a NUL_BYTE rejection.
+ */
+static int decode_text(const unsigned char *s, size_t n, size_t q, size_t *pp,
+		       unsigned char *o, size_t *olen, int *escaped, int *plain,
+		       struct jerr *e)
+{
+	size_t p = q + 1, k = 0;
+	int clean = 1, esc = 0;
+
+	for (;;) {
+		unsigned char c;
+
+#if JSON_SSE2
+		{
+			const __m128i qt = _mm_set1_epi8('"');
+			const __m128i bs = _mm_set1_epi8('\\');
+			const __m128i sp = _mm_set1_epi8(0x20);
+			const __m128i del = _mm_set1_epi8(0x7f);
+
+			while (n - p >= 16) {
+				__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + p));
+				__m128i m = _mm_or_si128(
+					_mm_or_si128(_mm_cmpeq_epi8(v, qt), _mm_cmpeq_epi8(v, bs)),
+					_mm_or_si128(_mm_cmplt_epi8(v, sp), _mm_cmpeq_epi8(v, del)));
+				uint32_t mask = (uint32_t)_mm_movemask_epi8(m);
+
+				_mm_storeu_si128((__m128i *)(void *)(o + k), v);
+				if (!mask) {
+					p += 16;
+					k += 16;
+					continue;
+				}
+				mask = (uint32_t)__builtin_ctz(mask);
+				p += mask;
+				k += mask;
+				break;
+			}
+		}
+#endif
+		while (p < n && (c = s[p]) != '"' && c != '\\' && c >= 0x20 && c < 0x7f)
+			o[k++] = s[p++];
+		if (p >= n)
+			return fail(e, SC_REJECT_MALFORMED_JSON, q, "unterminated string");
+		c = s[p];
+		if (c == '"')
+			break;
+		if (c == '\\') {
+			size_t p0 = p, adv, w;
+			unsigned char d;
+
+			esc = 1;
+			if (p + 1 < n && (d = simple_esc[s[p + 1]])) {
+				/* \n \t \" \\ \/: most escapes in real text */
+				if (d == '\n' && k && IS_BLANK(o[k - 1]))
+					clean = 0;
+				o[k++] = d;
+				p += 2;
+				continue;
+			}
+			if (scan_escape(s, n, q, &p, 1, e))
+				return -1;
+			w = decode_escape(s + p0, o + k, &adv);
+			d = o[k];
+			if (w > 1 || (d < 0x20 && d != '\t' && d != '\n') || d == 0x7f)
+				clean = 0; /* non-ASCII or a control */
+			else if (d == '\n' && k && IS_BLANK(o[k - 1]))
+				clean = 0; /* a line ending in a blank */
+			k += w;
+			continue;
+		}
+		if (c >= 0x80) {
+			clean = 0;
+			do {
+				size_t len = sc_utf8_seq_len(s + p, n - p);
+
+				if (!len)
+					return fail(e, SC_REJECT_INVALID_UTF8, p,
+						    "invalid utf-8 sequence");
+				memcpy(o + k, s + p, len);
+				k += len;
+				p += len;
+			} while (p < n && s[p] >= 0x80);
+			continue;
+		}
+		if (c == 0x7f) {
+			clean = 0;
+			o[k++] = c;
+			p++;
+			continue;
+		}
+		if (c == 0)
+			return fail(e, SC_REJECT_NUL_BYTE, p, "nul byte in string");
+		return fail(e, SC_REJECT_MALFORMED_JSON, p, "control character in string");
+	}
+	if (k && IS_BLANK(o[k - 1]))
+		clean = 0;
+	*pp = p + 1;
+	*olen = k;
+	*escaped = esc;
+	*plain = clean;
+	return 0;
+}
+
 /* Length of the decoded form of the validated string body r[0..n). */
 static size_t decoded_len(const unsigned char *r, size_t n)
 {
@@ -558,7 +676,8 @@ const char *sc_reject_name(enum sc_reject r)
  * string (offsets in *res), -1 with *e filled otherwise.
  */
 static int scan_record(const unsigned char *s, size_t n, const unsigned char *field,
-		       size_t field_len, struct sc_json_record *res, struct jerr *e)
+		       size_t field_len, struct sc_json_record *res, struct jerr *e,
+		       struct sc_buf *text)
 {
 	unsigned char is_obj[SC_JSON_DEPTH_MAX]; /* kind of each open container */
 	size_t depth = 0, p, q, obj_start;
@@ -653,8 +772,18 @@ key: /* inside an object where a member name must start at s[p] */
 			}
 			res->val_start = p;
 			esc = 0;
-			if (scan_string(s, n, p, &p, &esc, 1, e))
+			if (text && !sc_buf_reserve(text, (n - p) + 16)) {
+				/* the common case: validate and decode at once */
+				int plain;
+
+				if (decode_text(s, n, p, &p, (unsigned char *)text->data,
+						&text->len, &esc, &plain, e))
+					return -1;
+				res->text_decoded = 1;
+				res->text_plain = plain;
+			} else if (scan_string(s, n, p, &p, &esc, 1, e)) {
 				return -1;
+			}
 			res->val_end = p;
 			res->text_escaped = esc;
 			goto after;
@@ -722,7 +851,7 @@ int sc_json_scan_record(const char *line, size_t len, const char *field,
 
 	memset(res, 0, sizeof(*res));
 	text->len = 0;
-	if (scan_record(s, len, (const unsigned char *)field, field_len, res, &e)) {
+	if (scan_record(s, len, (const unsigned char *)field, field_len, res, &e, text)) {
 		const char *nul = memchr(line, 0, len);
 
 		if (nul) {
@@ -731,11 +860,18 @@ int sc_json_scan_record(const char *line, size_t len, const char *field,
 			e.detail = "nul byte in record";
 		}
 		memset(res, 0, sizeof(*res));
+		text->len = 0;
 		res->reject = e.reject;
 		res->err_offset = e.off;
 		res->detail = e.detail;
 		return 0;
 	}
+	if (res->text_decoded) {
+		res->text_decoded = 0; /* an internal detail */
+		return 0;
+	}
+	/* the text did not fit the room decode_text() wants: decode it now
+	 * into exactly the room it needs */
 	body = res->val_end - res->val_start - 2;
 	if (!body) {
 		/* nothing to store; give callers a non-NULL pointer if we can */

@@ -45,6 +45,14 @@ struct sc_json_record {
 	size_t val_start;       /* offset of the text value's opening quote */
 	size_t val_end;         /* offset just past its closing quote */
 	int text_escaped;       /* 1 when the raw value contained any escape */
+	/*
+	 * 1 when the decoded text is ASCII, holds no control character but
+	 * TAB and LF (DEL counts as one), and has no space or tab before an
+	 * LF or at its end: text that no normalization rule changes (see
+	 * sc_normalize()). 0 says nothing either way.
+	 */
+	int text_plain;
+	int text_decoded;       /* internal, always 0 on return */
 };
 
 /*

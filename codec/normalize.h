@@ -43,6 +43,11 @@ void sc_normalize_format_spec(unsigned flags, char *buf, size_t n);
  * 1 when out (reset first) holds the normalized text, negative on failure
  * (-ENOMEM, SC_ELIMIT from out's cap, SC_EFORMAT if utf8proc rejects).
  * Thread-safe; keeps no state.
+ *
+ * Text that is ASCII, holds no control character but TAB and LF (DEL is
+ * one) and has no space or tab before an LF or at its end is unchanged by
+ * every rule, so callers that already know this (sc_json_scan_record()'s
+ * text_plain) may skip the call.
  */
 int sc_normalize(unsigned flags, const char *in, size_t n, struct sc_buf *out);
 

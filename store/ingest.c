@@ -235,7 +235,9 @@ static int parse_record(const struct ingest *g, struct worker_ctx *w,
 		tlen = ref->len;
 	}
 	r->text_in = tlen;
-	changed = sc_normalize(o->normalize, text, tlen, &w->norm);
+	/* plain ASCII text is left alone by every rule: skip the pass */
+	changed = !o->format_text && jr.text_plain ? 0 :
+		  sc_normalize(o->normalize, text, tlen, &w->norm);
 	if (changed < 0)
 		return changed;
 	if (changed) {

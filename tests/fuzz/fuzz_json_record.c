@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "normalize.h"
 #include "utf8.h"
 
 #define FUZZ_LINE_MAX (256u << 10) /* bigger inputs add time, not coverage */
@@ -65,6 +66,27 @@ static void check_accepted(const char *line, size_t size,
 		abort();
 	if (memchr(line, 0, size))
 		abort();
+	/* text_plain promises that no normalization rule changes the text */
+	if (r->text_plain) {
+		struct sc_buf norm;
+
+		for (size_t i = 0; i < text->len; i++) {
+			unsigned char c = (unsigned char)text->data[i];
+
+			if (c >= 0x7f || (c < 0x20 && c != '\t' && c != '\n'))
+				abort();
+			if ((c == '\n' || i + 1 == text->len) && i &&
+			    (text->data[i - (c == '\n')] == ' ' ||
+			     text->data[i - (c == '\n')] == '\t'))
+				abort();
+		}
+		if (text->len == 1 && (text->data[0] == ' ' || text->data[0] == '\t'))
+			abort();
+		sc_buf_init(&norm, 4 * (size_t)text->len + 64);
+		if (sc_normalize(SC_NORM_ALL, text->data, text->len, &norm) != 0)
+			abort();
+		sc_buf_release(&norm);
+	}
 
 	/* escape and scan again: the same bytes come back */
 	sc_buf_init(&wrapped, 8 * (size_t)text->len + 64);

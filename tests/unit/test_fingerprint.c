@@ -283,6 +283,21 @@ static size_t ref_key(const char *s, size_t n, char *out)
 	return o;
 }
 
+/* run a test on the baseline (SSE2) path too, then restore the best */
+static int baseline_simd(void **unused)
+{
+	(void)unused;
+	sc_fingerprint_set_simd(0);
+	return 0;
+}
+
+static int best_simd(void **unused)
+{
+	(void)unused;
+	sc_fingerprint_set_simd(1);
+	return 0;
+}
+
 static void test_ascii_paths(void **unused)
 {
 	static const char alphabet[] = "aZ  \t\n\r\x0b\x0c.mQ";
@@ -344,6 +359,8 @@ int main(void)
 		cmocka_unit_test(test_invalid_bytes),
 		cmocka_unit_test(test_ascii_paths),
 		cmocka_unit_test(test_mixed_reference),
+		cmocka_unit_test_setup_teardown(test_ascii_paths, baseline_simd, best_simd),
+		cmocka_unit_test_setup_teardown(test_mixed_reference, baseline_simd, best_simd),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
