@@ -35,7 +35,8 @@ struct rec_result {
 	uint8_t status;        /* enum rec_status */
 	uint8_t reject;        /* enum sc_reject when REC_REJECT */
 	uint8_t normalized;    /* 1 when normalization changed the text */
-	uint64_t out_off;      /* stored bytes in the job's out buffer */
+	uint8_t as_read;       /* 1: stored as read, the batch line plus '\n' */
+	uint64_t out_off;      /* else: stored bytes in the job's out buffer */
 	uint64_t out_len;      /* including the final newline */
 	uint64_t err_off;      /* byte offset of a reject's cause */
 	const char *detail;    /* static text about a reject, or NULL */
@@ -256,10 +257,14 @@ static int parse_record(const struct ingest *g, struct worker_ctx *w,
 			return rc;
 	}
 	r->status = REC_OK;
-	r->out_off = out->len;
 	if (!o->format_text && !changed) {
-		rc = sc_buf_append(out, line, ref->len);
-	} else if (!o->format_text) {
+		/* the common case: the line is stored as it is, no copy here */
+		r->as_read = 1;
+		r->out_len = ref->len + 1;
+		return 0;
+	}
+	r->out_off = out->len;
+	if (!o->format_text) {
 		rc = sc_buf_append(out, line, jr.val_start);
 		if (!rc)
 			rc = sc_json_escape(out, text, tlen);
@@ -392,12 +397,16 @@ static int frame_submit(struct ingest *g)
 	return 0;
 }
 
-/* Append one stored record to the current frame, cutting frames by size. */
-static int frame_add(struct ingest *g, const char *rec, size_t len)
+/*
+ * Append one stored record (rec[0..len), then a '\n' when nl) to the
+ * current frame, cutting frames by size.
+ */
+static int frame_add(struct ingest *g, const char *rec, size_t len, int nl)
 {
 	struct compress_job *c;
 	int rc;
 
+	len += (size_t)nl;
 	if (g->frame_open) {
 		c = &g->cj[g->ctail % g->ncomp];
 		if (c->raw.len + len > g->o->frame_size && c->raw.len)
@@ -412,7 +421,9 @@ static int frame_add(struct ingest *g, const char *rec, size_t len)
 		g->frame_open = 1;
 	}
 	c = &g->cj[g->ctail % g->ncomp];
-	rc = sc_buf_append(&c->raw, rec, len);
+	rc = sc_buf_append(&c->raw, rec, len - (size_t)nl);
+	if (!rc && nl)
+		rc = sc_buf_putc(&c->raw, '\n');
 	if (rc)
 		return fail(g, rc, "frame buffer: %s", sc_strerror(rc));
 	c->records++;
@@ -496,7 +507,10 @@ static int consume(struct ingest *g, struct parse_job *p)
 		st->records_kept++;
 		st->bytes_text_kept += r->text_out;
 		st->bytes_kept += r->out_len;
-		rc = frame_add(g, p->out.data + r->out_off, r->out_len);
+		if (r->as_read)
+			rc = frame_add(g, p->batch.data.data + ref->off, ref->len, 1);
+		else
+			rc = frame_add(g, p->out.data + r->out_off, r->out_len, 0);
 		if (rc)
 			return rc;
 	}
