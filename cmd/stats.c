@@ -13,6 +13,7 @@
 #include "json.h"
 #include "normalize.h"
 #include "set.h"
+#include "utf8.h"
 
 static const char stats_usage[] =
 "usage: shardctl stats SET [--json]\n"
@@ -49,6 +50,15 @@ static double div0(double a, double b)
 	return b > 0 ? a / b : 0;
 }
 
+/* a + b, or UINT64_MAX when that does not fit (a hostile manifest's
+ * stored_bytes add up to at most 2^64 - 1 per replica, not over all) */
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	uint64_t c;
+
+	return __builtin_add_overflow(a, b, &c) ? UINT64_MAX : c;
+}
+
 static int summarize(const struct sc_manifest *m, struct summary *s)
 {
 	const struct sc_stats *st = &m->stats;
@@ -68,9 +78,13 @@ static int summarize(const struct sc_manifest *m, struct summary *s)
 
 		r[i] = div0((double)sh->raw_bytes, (double)sh->stored_bytes);
 		for (uint32_t k = 0; k < sh->nreplicas; k++) {
-			s->nodes[sh->replica[k]].bytes += sh->stored_bytes;
-			s->nodes[sh->replica[k]].shards++;
-			s->total_replica_bytes += sh->stored_bytes;
+			/* the manifest reader checked replica[k] < nnodes */
+			struct node_use *u = &s->nodes[sh->replica[k]];
+
+			u->bytes = sat_add(u->bytes, sh->stored_bytes);
+			u->shards++;
+			s->total_replica_bytes = sat_add(s->total_replica_bytes,
+							 sh->stored_bytes);
 		}
 	}
 	if (m->nshards) {
@@ -95,19 +109,46 @@ static void pct(char *buf, size_t n, uint64_t part, uint64_t whole)
 	snprintf(buf, n, "%.2f%%", whole ? 100.0 * (double)part / (double)whole : 0.0);
 }
 
-static void print_human(const char *root, const struct sc_manifest *m,
-			const struct summary *s)
+/*
+ * Strings from the manifest (and the set path) for the terminal: control
+ * characters escaped, so a hostile manifest cannot send escape sequences.
+ * Free with free(); NULL when out of memory.
+ */
+static char *printable(const char *s)
+{
+	size_t n = 4 * strlen(s) + 4; /* always enough: manifest.h */
+	char *p = malloc(n);
+
+	if (p)
+		sc_manifest_printable(s, p, n);
+	return p;
+}
+
+enum { P_ROOT, P_CREATED, P_TOOL, P_FORMAT, P_FIELD, P_DEDUP, P__COUNT };
+
+static int print_human(const char *root, const struct sc_manifest *m,
+		       const struct summary *s)
 {
 	const struct sc_stats *st = &m->stats;
 	const struct sc_manifest_config *c = &m->config;
-	char a[32], b[32], norm[128], p[32];
+	char a[32], b[32], norm[128], p[32], *t[P__COUNT];
+	int rc = -1;
 
+	t[P_ROOT] = printable(root);
+	t[P_CREATED] = printable(m->created);
+	t[P_TOOL] = printable(m->tool ? m->tool : "");
+	t[P_FORMAT] = printable(c->input_format);
+	t[P_FIELD] = printable(c->text_field);
+	t[P_DEDUP] = printable(c->dedup);
+	for (int i = 0; i < P__COUNT; i++)
+		if (!t[i])
+			goto out;
 	sc_normalize_format_spec(c->normalize, norm, sizeof(norm));
-	printf("set            %s\n", root);
+	printf("set            %s\n", t[P_ROOT]);
 	printf("set id         %s (generation %" PRIu64 ", committed %s by %s)\n",
-	       m->set_id, m->generation, m->created, m->tool);
+	       m->set_id, m->generation, t[P_CREATED], t[P_TOOL]);
 	printf("config         format %s, text field '%s', normalize %s (v%u), dedup %s\n",
-	       c->input_format, c->text_field, norm, c->normalize_version, c->dedup);
+	       t[P_FORMAT], t[P_FIELD], norm, c->normalize_version, t[P_DEDUP]);
 	printf("               frame %" PRIu64 " B, shard %" PRIu64 " B, zstd level %d, replicas %u\n",
 	       c->frame_size, c->shard_size, c->zstd_level, c->replicas);
 	printf("\nrecords\n");
@@ -149,26 +190,58 @@ static void print_human(const char *root, const struct sc_manifest *m,
 	printf("\nnodes          %-8s %-8s %-14s %-8s %-7s %s\n", "weight", "target",
 	       "bytes", "share", "shards", "path");
 	for (uint32_t i = 0; i < m->nnodes; i++) {
-		char tgt[32], share[32];
+		char tgt[32], share[32], *path = printable(m->nodes[i].path);
 
+		if (!path)
+			goto out;
 		pct(tgt, sizeof(tgt), m->nodes[i].weight, s->weight_total);
 		pct(share, sizeof(share), s->nodes[i].bytes, s->total_replica_bytes);
 		cmd_fmt_bytes(s->nodes[i].bytes, a, sizeof(a));
 		printf("  %-12u %-8u %-8s %-14s %-8s %-7" PRIu64 " %s\n", i, m->nodes[i].weight,
-		       tgt, a, share, s->nodes[i].shards, m->nodes[i].path);
+		       tgt, a, share, s->nodes[i].shards, path);
+		free(path);
 	}
+	rc = 0;
+out:
+	for (int i = 0; i < P__COUNT; i++)
+		free(t[i]);
+	return rc;
 }
 
+/*
+ * Print s as a JSON string literal. Every string in the JSON output goes
+ * through here (manifest strings are valid UTF-8, checked by the reader;
+ * the set path from the command line may not be: invalid bytes become
+ * U+FFFD so the output stays valid JSON).
+ */
 static void json_str(const char *s)
 {
-	struct sc_buf b;
+	size_t n = strlen(s), ok = sc_utf8_check(s, n);
+	struct sc_buf b, fixed;
+	int rc = 0;
 
 	sc_buf_init(&b, SC_PATH_MAX * 8);
-	if (sc_json_escape(&b, s, strlen(s)) == 0)
+	sc_buf_init(&fixed, SC_PATH_MAX * 4);
+	if (ok < n) {
+		for (size_t i = 0; i < n && !rc;) {
+			const unsigned char *u = (const unsigned char *)s + i;
+			size_t l = *u < 0x80 ? 1 : sc_utf8_seq_len(u, n - i);
+
+			rc = l ? sc_buf_append(&fixed, s + i, l)
+			       : sc_buf_append(&fixed, "\xef\xbf\xbd", 3);
+			i += l ? l : 1;
+		}
+		s = fixed.data;
+		n = fixed.len;
+	}
+	if (!rc)
+		rc = sc_json_escape(&b, s, n);
+	if (!rc)
 		fwrite(b.data, 1, b.len, stdout);
 	else
 		fputs("\"\"", stdout);
 	sc_buf_release(&b);
+	sc_buf_release(&fixed);
 }
 
 static void print_json(const char *root, const struct sc_manifest *m,
@@ -181,15 +254,23 @@ static void print_json(const char *root, const struct sc_manifest *m,
 	sc_normalize_format_spec(c->normalize, norm, sizeof(norm));
 	printf("{\"set\": ");
 	json_str(root);
-	printf(", \"set_id\": \"%s\", \"generation\": %" PRIu64 ", \"created\": \"%s\", \"tool\": ",
-	       m->set_id, m->generation, m->created);
-	json_str(m->tool);
-	printf(",\n \"config\": {\"input_format\": \"%s\", \"text_field\": ", c->input_format);
+	printf(", \"set_id\": ");
+	json_str(m->set_id);
+	printf(", \"generation\": %" PRIu64 ", \"created\": ", m->generation);
+	json_str(m->created);
+	printf(", \"tool\": ");
+	json_str(m->tool ? m->tool : "");
+	printf(",\n \"config\": {\"input_format\": ");
+	json_str(c->input_format);
+	printf(", \"text_field\": ");
 	json_str(c->text_field);
-	printf(", \"record_per_file\": %s, \"normalize\": \"%s\", \"normalize_version\": %u, "
-	       "\"dedup\": \"%s\", \"frame_size\": %" PRIu64 ", \"shard_size\": %" PRIu64
+	printf(", \"record_per_file\": %s, \"normalize\": ",
+	       c->record_per_file ? "true" : "false");
+	json_str(norm);
+	printf(", \"normalize_version\": %u, \"dedup\": ", c->normalize_version);
+	json_str(c->dedup);
+	printf(", \"frame_size\": %" PRIu64 ", \"shard_size\": %" PRIu64
 	       ", \"zstd_level\": %d, \"replicas\": %u, \"max_record_size\": %" PRIu64 "},\n",
-	       c->record_per_file ? "true" : "false", norm, c->normalize_version, c->dedup,
 	       c->frame_size, c->shard_size, c->zstd_level, c->replicas, c->max_record_size);
 	printf(" \"records\": {\"in\": %" PRIu64 ", \"kept\": %" PRIu64 ", \"duplicates\": %" PRIu64
 	       ", \"rejected\": %" PRIu64 ", \"normalized\": %" PRIu64 ", \"blank_lines\": %" PRIu64
@@ -260,10 +341,12 @@ int cmd_stats(int argc, char **argv)
 		cmd_error("out of memory");
 		goto out;
 	}
-	if (json)
+	if (json) {
 		print_json(argv[optind], sc_set_manifest(set), &s);
-	else
-		print_human(argv[optind], sc_set_manifest(set), &s);
+	} else if (print_human(argv[optind], sc_set_manifest(set), &s)) {
+		cmd_error("out of memory");
+		goto out;
+	}
 	status = fflush(stdout) ? EXIT_FAIL : EXIT_OK;
 out:
 	free(s.nodes);

@@ -6,11 +6,16 @@
  * whose digest covers every byte before the trailer's comma, so a reader
  * can verify the file before trusting any field. Stats counters are
  * described once, in stat_fields[], and both writer and reader use it.
+ *
+ * The reader checks every rule of docs/MANIFEST.md section 8 and names the
+ * offending field by its JSON path ("shards[3].replicas[1]: ..."); strings
+ * from the file are quoted with control characters escaped.
  */
 #include "manifest.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -20,6 +25,7 @@
 #include "file.h"
 #include "json.h"
 #include "normalize.h"
+#include "utf8.h"
 
 #define TRAILER_HEAD ",\n  \"manifest_sha256\": \""
 #define TRAILER_TAIL "\"\n}\n"
@@ -104,7 +110,7 @@ int sc_manifest_write_json(const struct sc_manifest *m, struct sc_buf *out)
 	rc |= emit_str(out, "input_format", c->input_format, ",\n");
 	rc |= emitf(out, "    \"record_per_file\": %s,\n",
 		    c->record_per_file ? "true" : "false");
-	rc |= emitf(out, "    \"normalize\": \"%s\",\n    \"normalize_version\": %u,\n",
+	rc |= emitf(out, "    \"normalize\": \"%s\",\n    \"normalize_version\": %u,\n    ",
 		    norm, c->normalize_version);
 	rc |= emit_str(out, "dedup", c->dedup, ",\n");
 	rc |= emitf(out, "    \"fingerprint_version\": %u,\n", c->fingerprint_version);
@@ -168,26 +174,173 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 	return rc;
 }
 
-static int get_u64(const struct sc_json *o, const char *key, uint64_t max,
-		   uint64_t *out, char *err, size_t errlen, const char *where)
+/*
+ * One display unit of s (see sc_manifest_printable): its text in e[8],
+ * returns the text's length and sets *in to the bytes of s it covers. A
+ * byte that does not start a valid UTF-8 sequence is shown as \xNN too
+ * (manifest strings are valid UTF-8; other callers' text may not be).
+ */
+static size_t printable_unit(const unsigned char *p, char e[8], size_t *in)
 {
-	if (sc_json_get_u64(sc_json_get(o, key), out) || *out > max)
+	static const char hex[] = "0123456789abcdef";
+	size_t l = *p >= 0x80 ? sc_utf8_seq_len(p, strnlen((const char *)p, 4)) : 1;
+
+	*in = 1;
+	if (*p < 0x20 || *p == 0x7f || l == 0) {
+		e[0] = '\\';
+		e[1] = 'x';
+		e[2] = hex[*p >> 4];
+		e[3] = hex[*p & 15];
+		return 4;
+	}
+	if (*p == '\\') {
+		e[0] = e[1] = '\\';
+		return 2;
+	}
+	if (*p == 0xc2 && p[1] <= 0x9f) { /* C1 control, U+0080..U+009F */
+		memcpy(e, "\\u00", 4);
+		e[4] = hex[p[1] >> 4];
+		e[5] = hex[p[1] & 15];
+		*in = 2;
+		return 6;
+	}
+	memcpy(e, p, l);
+	*in = l;
+	return l;
+}
+
+void sc_manifest_printable(const char *s, char *buf, size_t n)
+{
+	const unsigned char *p;
+	size_t total = 0, o = 0, in, el;
+	char e[8];
+
+	if (!buf || !n)
+		return;
+	for (p = (const unsigned char *)s; *p; p += in)
+		total += printable_unit(p, e, &in);
+	for (p = (const unsigned char *)s; *p; p += in) {
+		el = printable_unit(p, e, &in);
+		if (total >= n && o + el + 3 >= n) {
+			if (o + 3 < n) {
+				memcpy(buf + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		memcpy(buf + o, e, el);
+		o += el;
+	}
+	buf[o] = '\0';
+}
+
+/* A manifest string quoted for a message: show(s, q) fills q and returns it. */
+#define SHOW_MAX 96
+static const char *show(const char *s, char q[SHOW_MAX])
+{
+	sc_manifest_printable(s, q, SHOW_MAX);
+	return q;
+}
+
+/*
+ * Field paths in messages are `at` and `key` joined by a dot when both are
+ * non-empty: ("shards[3]", "name") is "shards[3].name", ("", "created")
+ * is "created", ("shards[3].replicas[1]", "") is itself.
+ */
+#define PF "%s%s%s"
+#define PA(at, key) (at), ((at)[0] && (key)[0] ? "." : ""), (key)
+
+static int num_u64(const struct sc_json *v, const char *at, const char *key,
+		   uint64_t min, uint64_t max, uint64_t *out, char *err,
+		   size_t errlen)
+{
+	if (!v)
+		return fail(err, errlen, SC_ECORRUPT, PF ": missing", PA(at, key));
+	if (sc_json_get_u64(v, out)) {
+		if (v->type == SC_JSON_NUMBER && v->str_len &&
+		    strspn(v->str, "0123456789") == v->str_len)
+			return fail(err, errlen, SC_ECORRUPT,
+				    PF ": number does not fit in 64 bits", PA(at, key));
+		return fail(err, errlen, SC_ECORRUPT, PF ": not a non-negative integer",
+			    PA(at, key));
+	}
+	if (*out < min || *out > max)
 		return fail(err, errlen, SC_ECORRUPT,
-			    "%s: '%s' missing or out of range", where, key);
+			    PF ": %" PRIu64 " is outside %" PRIu64 "..=%" PRIu64,
+			    PA(at, key), *out, min, max);
 	return 0;
 }
 
-static int get_str(const struct sc_json *o, const char *key, size_t maxlen,
-		   char **out, char *err, size_t errlen, const char *where)
+static int get_u64(const struct sc_json *o, const char *at, const char *key,
+		   uint64_t min, uint64_t max, uint64_t *out, char *err,
+		   size_t errlen)
+{
+	return num_u64(sc_json_get(o, key), at, key, min, max, out, err, errlen);
+}
+
+static int get_u32(const struct sc_json *o, const char *at, const char *key,
+		   uint32_t min, uint32_t max, uint32_t *out, char *err,
+		   size_t errlen)
+{
+	uint64_t u;
+	int rc = get_u64(o, at, key, min, max, &u, err, errlen);
+
+	if (!rc)
+		*out = (uint32_t)u;
+	return rc;
+}
+
+/* A string member of minlen..=maxlen bytes without NUL, copied to *out. */
+static int get_str(const struct sc_json *o, const char *at, const char *key,
+		   size_t minlen, size_t maxlen, char **out, char *err,
+		   size_t errlen)
 {
 	const struct sc_json *v = sc_json_get(o, key);
 
-	if (!v || v->type != SC_JSON_STRING || v->str_len > maxlen ||
-	    strlen(v->str) != v->str_len)
+	if (!v)
+		return fail(err, errlen, SC_ECORRUPT, PF ": missing", PA(at, key));
+	if (v->type != SC_JSON_STRING)
+		return fail(err, errlen, SC_ECORRUPT, PF ": not a string", PA(at, key));
+	if (strlen(v->str) != v->str_len)
+		return fail(err, errlen, SC_ECORRUPT, PF ": contains a NUL character",
+			    PA(at, key));
+	if (v->str_len < minlen || v->str_len > maxlen)
 		return fail(err, errlen, SC_ECORRUPT,
-			    "%s: '%s' missing or not a valid string", where, key);
+			    PF ": %zu bytes long, must be %zu..=%zu", PA(at, key),
+			    v->str_len, minlen, maxlen);
 	*out = strdup(v->str);
 	return *out ? 0 : -ENOMEM;
+}
+
+/* A string member that must be one of vals[] (NULL-terminated). */
+static int get_enum(const struct sc_json *o, const char *at, const char *key,
+		    const char *const *vals, char **out, char *err, size_t errlen)
+{
+	char q[SHOW_MAX], want[64] = "";
+	int rc = get_str(o, at, key, 1, 16, out, err, errlen);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; vals[i]; i++) {
+		if (!strcmp(*out, vals[i]))
+			return 0;
+		snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s\"%s\"",
+			 i ? (vals[i + 1] ? ", " : " or ") : "", vals[i]);
+	}
+	rc = fail(err, errlen, SC_ECORRUPT, PF ": unknown value '%s' (expected %s)",
+		  PA(at, key), show(*out, q), want);
+	free(*out);
+	*out = NULL;
+	return rc;
+}
+
+static int has_control(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f ||
+		    (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+			return 1;
+	return 0;
 }
 
 int sc_manifest_name_ok(const char *name)
@@ -216,232 +369,474 @@ int sc_manifest_name_ok(const char *name)
 	return seg > 0;
 }
 
+/*
+ * An absolute node path as realpath(3) gives it: "/" or "/" followed by
+ * '/'-separated segments, none empty, "." or "..", and no trailing '/'.
+ */
+static int abs_path_ok(const char *p)
+{
+	if (p[0] != '/')
+		return 0;
+	if (!p[1])
+		return 1;
+	for (p++;; p++) {
+		size_t l = strcspn(p, "/");
+
+		if (l == 0 || (l == 1 && p[0] == '.') ||
+		    (l == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		p += l;
+		if (!*p)
+			return 1;
+	}
+}
+
+/* "YYYY-MM-DDTHH:MM:SSZ" naming a real UTC date and time (leap second ok). */
+static int created_ok(const char *s)
+{
+	static const char form[] = "dddd-dd-ddTdd:dd:ddZ";
+	static const unsigned char mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	unsigned y, mo, d, h, mi, se;
+
+	if (strlen(s) != sizeof(form) - 1)
+		return 0;
+	for (size_t i = 0; form[i]; i++)
+		if (form[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') : s[i] != form[i])
+			return 0;
+#define D2(i) ((unsigned)(s[i] - '0') * 10 + (unsigned)(s[(i) + 1] - '0'))
+	y = D2(0) * 100 + D2(2);
+	mo = D2(5);
+	d = D2(8);
+	h = D2(11);
+	mi = D2(14);
+	se = D2(17);
+#undef D2
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 ||
+	    se > 60)
+		return 0;
+	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		return 0;
+	return 1;
+}
+
+static const char *const input_formats[] = { "jsonl", "text", NULL };
+static const char *const dedup_modes[] = { "exact", "none", NULL };
+
 static int parse_config(const struct sc_json *c, struct sc_manifest_config *cfg,
 			char *err, size_t errlen)
 {
-	const char *w = "manifest config";
+	const char *w = "config";
 	const struct sc_json *v;
+	char canon[128], q[SHOW_MAX], *norm = NULL;
 	uint64_t u;
-	char *norm = NULL;
 	int rc;
 
-	if (!c || c->type != SC_JSON_OBJECT)
-		return fail(err, errlen, SC_ECORRUPT, "%s: missing", w);
-	if ((rc = get_str(c, "text_field", SC_FIELD_NAME_MAX, &cfg->text_field, err, errlen, w)) ||
-	    (rc = get_str(c, "input_format", 16, &cfg->input_format, err, errlen, w)) ||
-	    (rc = get_str(c, "dedup", 16, &cfg->dedup, err, errlen, w)) ||
-	    (rc = get_str(c, "normalize", 128, &norm, err, errlen, w)))
+	if (!c)
+		return fail(err, errlen, SC_ECORRUPT, "config: missing");
+	if (c->type != SC_JSON_OBJECT)
+		return fail(err, errlen, SC_ECORRUPT, "config: not an object");
+	if ((rc = get_str(c, w, "text_field", 1, SC_FIELD_NAME_MAX, &cfg->text_field, err, errlen)) ||
+	    (rc = get_enum(c, w, "input_format", input_formats, &cfg->input_format, err, errlen)) ||
+	    (rc = get_enum(c, w, "dedup", dedup_modes, &cfg->dedup, err, errlen)) ||
+	    (rc = get_str(c, w, "normalize", 1, 127, &norm, err, errlen)))
 		return rc;
 	rc = sc_normalize_parse_spec(norm, &cfg->normalize);
+	if (rc) {
+		rc = fail(err, errlen, SC_ECORRUPT,
+			  "config.normalize: '%s' is not a normalization spec", show(norm, q));
+	} else {
+		sc_normalize_format_spec(cfg->normalize, canon, sizeof(canon));
+		if (strcmp(norm, canon))
+			rc = fail(err, errlen, SC_ECORRUPT, "config.normalize: '%s' is not "
+				  "in canonical form ('%s')", show(norm, q), canon);
+	}
 	free(norm);
 	if (rc)
-		return fail(err, errlen, SC_ECORRUPT, "%s: bad 'normalize'", w);
+		return rc;
 	v = sc_json_get(c, "record_per_file");
 	if (!v || (v->type != SC_JSON_TRUE && v->type != SC_JSON_FALSE))
-		return fail(err, errlen, SC_ECORRUPT, "%s: bad 'record_per_file'", w);
+		return fail(err, errlen, SC_ECORRUPT, "config.record_per_file: %s",
+			    v ? "not true or false" : "missing");
 	cfg->record_per_file = v->type == SC_JSON_TRUE;
-	if ((rc = get_u64(c, "normalize_version", 1000, &u, err, errlen, w)))
+	if (cfg->record_per_file && strcmp(cfg->input_format, "text"))
+		return fail(err, errlen, SC_ECORRUPT, "config.record_per_file: true, but "
+			    "input_format is not \"text\"");
+	if ((rc = get_u32(c, w, "normalize_version", 0, 1000, &cfg->normalize_version, err, errlen)) ||
+	    (rc = get_u32(c, w, "fingerprint_version", 0, 1000, &cfg->fingerprint_version, err, errlen)) ||
+	    (rc = get_u64(c, w, "max_record_size", 1, SC_RECORD_SIZE_MAX, &cfg->max_record_size, err, errlen)) ||
+	    (rc = get_u64(c, w, "frame_size", SC_FRAME_SIZE_MIN, SC_FRAME_SIZE_MAX, &cfg->frame_size, err, errlen)) ||
+	    (rc = get_u64(c, w, "shard_size", SC_SHARD_SIZE_MIN, SC_SHARD_SIZE_MAX, &cfg->shard_size, err, errlen)))
 		return rc;
-	cfg->normalize_version = (uint32_t)u;
-	if ((rc = get_u64(c, "fingerprint_version", 1000, &u, err, errlen, w)))
-		return rc;
-	cfg->fingerprint_version = (uint32_t)u;
-	if ((rc = get_u64(c, "max_record_size", SC_RECORD_SIZE_MAX, &cfg->max_record_size, err, errlen, w)) ||
-	    (rc = get_u64(c, "frame_size", SC_FRAME_SIZE_MAX, &cfg->frame_size, err, errlen, w)) ||
-	    (rc = get_u64(c, "shard_size", SC_SHARD_SIZE_MAX, &cfg->shard_size, err, errlen, w)))
-		return rc;
-	if ((rc = get_u64(c, "zstd_level", 22, &u, err, errlen, w)))
+	if (cfg->shard_size < cfg->frame_size)
+		return fail(err, errlen, SC_ECORRUPT, "config.shard_size: %" PRIu64
+			    " is below frame_size %" PRIu64, cfg->shard_size, cfg->frame_size);
+	if ((rc = get_u64(c, w, "zstd_level", 0, 22, &u, err, errlen)))
 		return rc;
 	cfg->zstd_level = (int)u;
-	if ((rc = get_u64(c, "replicas", SC_REPLICAS_MAX, &u, err, errlen, w)))
-		return rc;
-	cfg->replicas = (uint32_t)u;
-	return 0;
+	/* at most the number of nodes: checked once the nodes are read */
+	return get_u32(c, w, "replicas", 1, SC_REPLICAS_MAX, &cfg->replicas, err, errlen);
 }
 
-static int parse_stats(const struct sc_json *s, struct sc_stats *st, char *err,
-		       size_t errlen)
+/* *complete is set to 1 when `rejected` holds no reason this reader does
+ * not know, so its members must add up to records_rejected exactly. */
+static int parse_stats(const struct sc_json *s, struct sc_stats *st,
+		       int *complete, char *err, size_t errlen)
 {
-	const char *w = "manifest stats";
-	const struct sc_json *rej;
+	const struct sc_json *rej, *v;
 	int rc;
 
-	if (!s || s->type != SC_JSON_OBJECT)
-		return fail(err, errlen, SC_ECORRUPT, "%s: missing", w);
+	if (!s)
+		return fail(err, errlen, SC_ECORRUPT, "stats: missing");
+	if (s->type != SC_JSON_OBJECT)
+		return fail(err, errlen, SC_ECORRUPT, "stats: not an object");
 	for (size_t i = 0; i < SC_ARRAY_LEN(stat_fields); i++)
-		if ((rc = get_u64(s, stat_fields[i].name, UINT64_MAX, stat_ptr(st, i),
-				  err, errlen, w)))
+		if ((rc = get_u64(s, "stats", stat_fields[i].name, 0, UINT64_MAX,
+				  stat_ptr(st, i), err, errlen)))
 			return rc;
-	if (sc_json_get_double(sc_json_get(s, "elapsed_s"), &st->elapsed_s))
-		return fail(err, errlen, SC_ECORRUPT, "%s: bad 'elapsed_s'", w);
+	v = sc_json_get(s, "elapsed_s");
+	if (sc_json_get_double(v, &st->elapsed_s) || !isfinite(st->elapsed_s) ||
+	    st->elapsed_s < 0)
+		return fail(err, errlen, SC_ECORRUPT, "stats.elapsed_s: %s",
+			    v ? "not a non-negative number" : "missing");
 	rej = sc_json_get(s, "rejected");
 	if (!rej || rej->type != SC_JSON_OBJECT)
-		return fail(err, errlen, SC_ECORRUPT, "%s: bad 'rejected'", w);
+		return fail(err, errlen, SC_ECORRUPT, "stats.rejected: %s",
+			    rej ? "not an object" : "missing");
 	for (int r = 1; r < SC_REJECT__COUNT; r++) {
 		const char *name = sc_reject_name((enum sc_reject)r);
-		const struct sc_json *v = sc_json_get(rej, name);
 
+		v = sc_json_get(rej, name);
 		/* a reason newer than the writer reads as zero */
-		if (v && sc_json_get_u64(v, &st->rejected[r]))
-			return fail(err, errlen, SC_ECORRUPT, "%s: bad rejected '%s'", w, name);
+		if (v && (rc = num_u64(v, "stats.rejected", name, 0, UINT64_MAX,
+				       &st->rejected[r], err, errlen)))
+			return rc;
+	}
+	*complete = 1;
+	for (size_t k = 0; k < rej->count; k++) {
+		int known = 0;
+
+		for (int r = 1; r < SC_REJECT__COUNT && !known; r++)
+			known = !strcmp(rej->keys[k], sc_reject_name((enum sc_reject)r));
+		if (!known)
+			*complete = 0;
 	}
 	return 0;
 }
 
-static int parse_shard(const struct sc_json *o, uint64_t idx, uint32_t nnodes,
-		       struct sc_manifest_shard *s, char *err, size_t errlen)
+static int parse_nodes(const struct sc_json *arr, struct sc_manifest *m,
+		       char *err, size_t errlen)
 {
-	char w[64];
-	const struct sc_json *v, *reps;
-	uint64_t u;
+	char at[32], q[SHOW_MAX];
 	int rc;
 
-	snprintf(w, sizeof(w), "manifest shard %" PRIu64, idx);
-	if (!o || o->type != SC_JSON_OBJECT)
-		return fail(err, errlen, SC_ECORRUPT, "%s: not an object", w);
-	if ((rc = get_str(o, "name", 1023, &s->name, err, errlen, w)))
+	if (!arr)
+		return fail(err, errlen, SC_ECORRUPT, "nodes: missing");
+	if (arr->type != SC_JSON_ARRAY)
+		return fail(err, errlen, SC_ECORRUPT, "nodes: not an array");
+	if (arr->count == 0 || arr->count > SC_NODES_MAX)
+		return fail(err, errlen, SC_ECORRUPT, "nodes: %zu entries, must be 1..=%d",
+			    arr->count, SC_NODES_MAX);
+	m->nodes = calloc(arr->count, sizeof(*m->nodes));
+	if (!m->nodes)
+		return -ENOMEM;
+	m->nnodes = (uint32_t)arr->count;
+	for (uint32_t i = 0; i < m->nnodes; i++) {
+		const struct sc_json *o = arr->items[i];
+		struct sc_manifest_node *nd = &m->nodes[i];
+
+		snprintf(at, sizeof(at), "nodes[%" PRIu32 "]", i);
+		if (o->type != SC_JSON_OBJECT)
+			return fail(err, errlen, SC_ECORRUPT, "%s: not an object", at);
+		if ((rc = get_str(o, at, "path", 1, SC_PATH_MAX - 1, &nd->path, err, errlen)) ||
+		    (rc = get_u32(o, at, "weight", 1, SC_NODE_WEIGHT_MAX, &nd->weight, err, errlen)))
+			return rc;
+		if (nd->path[0] != '/' && !sc_manifest_name_ok(nd->path))
+			return fail(err, errlen, SC_ECORRUPT, "%s.path: unsafe relative path '%s'",
+				    at, show(nd->path, q));
+		if (nd->path[0] == '/' && !abs_path_ok(nd->path))
+			return fail(err, errlen, SC_ECORRUPT, "%s.path: '%s' is not a canonical "
+				    "absolute path (empty, '.' or '..' segment, or trailing '/')",
+				    at, show(nd->path, q));
+		for (uint32_t k = 0; k < i; k++)
+			if (!strcmp(m->nodes[k].path, nd->path))
+				return fail(err, errlen, SC_ECORRUPT,
+					    "%s.path: '%s' is also nodes[%" PRIu32 "].path", at,
+					    show(nd->path, q), k);
+	}
+	return 0;
+}
+
+static int parse_shard(const struct sc_json *o, uint64_t idx,
+		       const struct sc_manifest *m, struct sc_manifest_shard *s,
+		       char *err, size_t errlen)
+{
+	char at[64], rat[96], want[96], q[SHOW_MAX];
+	const struct sc_json *v, *reps;
+	int rc;
+
+	snprintf(at, sizeof(at), "shards[%" PRIu64 "]", idx);
+	if (o->type != SC_JSON_OBJECT)
+		return fail(err, errlen, SC_ECORRUPT, "%s: not an object", at);
+	if ((rc = get_str(o, at, "name", 1, 1023, &s->name, err, errlen)))
 		return rc;
 	if (!sc_manifest_name_ok(s->name))
-		return fail(err, errlen, SC_ECORRUPT, "%s: unsafe name '%s'", w, s->name);
-	if ((rc = get_u64(o, "records", UINT64_MAX, &s->records, err, errlen, w)) ||
-	    (rc = get_u64(o, "raw_bytes", UINT64_MAX, &s->raw_bytes, err, errlen, w)) ||
-	    (rc = get_u64(o, "stored_bytes", UINT64_MAX, &s->stored_bytes, err, errlen, w)) ||
-	    (rc = get_u64(o, "frames", SC_SHARD_FRAMES_MAX, &u, err, errlen, w)))
+		return fail(err, errlen, SC_ECORRUPT, "%s.name: unsafe name '%s'", at,
+			    show(s->name, q));
+	/* the writer's layout, NODE/SET_ID/gGENERATION/NNNNNN.zst: the name is
+	 * inside this set's generation directory, and unique */
+	snprintf(want, sizeof(want), "%s/g%06" PRIu64 "/%06" PRIu64 ".zst", m->set_id,
+		 m->generation, idx);
+	if (strcmp(s->name, want))
+		return fail(err, errlen, SC_ECORRUPT, "%s.name: '%s' is not the expected '%s'",
+			    at, show(s->name, q), want);
+	if ((rc = get_u64(o, at, "records", 0, UINT64_MAX, &s->records, err, errlen)) ||
+	    (rc = get_u64(o, at, "raw_bytes", 0, UINT64_MAX, &s->raw_bytes, err, errlen)) ||
+	    (rc = get_u64(o, at, "stored_bytes", 0, UINT64_MAX, &s->stored_bytes, err, errlen)) ||
+	    (rc = get_u32(o, at, "frames", 1, SC_SHARD_FRAMES_MAX, &s->frames, err, errlen)))
 		return rc;
-	s->frames = (uint32_t)u;
+	/* what any shard file with that many frames has (docs/FORMAT.md):
+	 * each frame holds a record, each record a byte, each frame a byte */
+	if (s->records < s->frames)
+		return fail(err, errlen, SC_ECORRUPT, "%s.records: %" PRIu64
+			    " is fewer than its %" PRIu32 " frames", at, s->records, s->frames);
+	if (s->raw_bytes < s->records)
+		return fail(err, errlen, SC_ECORRUPT, "%s.raw_bytes: %" PRIu64
+			    " is fewer than its %" PRIu64 " records", at, s->raw_bytes, s->records);
+	if (s->stored_bytes < 57 + 17 * (uint64_t)s->frames)
+		return fail(err, errlen, SC_ECORRUPT, "%s.stored_bytes: %" PRIu64
+			    " is below the %" PRIu64 " bytes of the smallest shard with %"
+			    PRIu32 " frames", at, s->stored_bytes, 57 + 17 * (uint64_t)s->frames,
+			    s->frames);
 	v = sc_json_get(o, "sha256");
 	if (!v || v->type != SC_JSON_STRING || sc_unhex(v->str, v->str_len, s->sha256, 32))
-		return fail(err, errlen, SC_ECORRUPT, "%s: bad 'sha256'", w);
+		return fail(err, errlen, SC_ECORRUPT, "%s.sha256: %s", at,
+			    v ? "not 64 lowercase hex digits" : "missing");
 	reps = sc_json_get(o, "replicas");
-	if (!reps || reps->type != SC_JSON_ARRAY || reps->count == 0 ||
-	    reps->count > SC_REPLICAS_MAX)
-		return fail(err, errlen, SC_ECORRUPT, "%s: bad 'replicas'", w);
+	if (!reps || reps->type != SC_JSON_ARRAY)
+		return fail(err, errlen, SC_ECORRUPT, "%s.replicas: %s", at,
+			    reps ? "not an array" : "missing");
+	if (reps->count != m->config.replicas)
+		return fail(err, errlen, SC_ECORRUPT, "%s.replicas: %zu entries, but "
+			    "config.replicas is %" PRIu32, at, reps->count, m->config.replicas);
 	s->nreplicas = (uint32_t)reps->count;
 	for (uint32_t r = 0; r < s->nreplicas; r++) {
-		if (sc_json_get_u64(reps->items[r], &u) || u >= nnodes)
-			return fail(err, errlen, SC_ECORRUPT, "%s: replica %u: bad node", w, r);
+		uint64_t u;
+
+		snprintf(rat, sizeof(rat), "%s.replicas[%" PRIu32 "]", at, r);
+		if ((rc = num_u64(reps->items[r], rat, "", 0, UINT64_MAX, &u, err, errlen)))
+			return rc;
+		if (u >= m->nnodes)
+			return fail(err, errlen, SC_ECORRUPT, "%s: node %" PRIu64 " does not exist "
+				    "(the set has %" PRIu32 " nodes)", rat, u, m->nnodes);
 		s->replica[r] = (uint32_t)u;
 		for (uint32_t k = 0; k < r; k++)
 			if (s->replica[k] == s->replica[r])
-				return fail(err, errlen, SC_ECORRUPT,
-					    "%s: two replicas on node %u", w, s->replica[r]);
+				return fail(err, errlen, SC_ECORRUPT, "%s: node %" PRIu32
+					    " also holds %s.replicas[%" PRIu32 "]", rat,
+					    s->replica[r], at, k);
 	}
 	return 0;
+}
+
+/* a += b, or 0 when that does not fit in 64 bits. */
+static int add_ok(uint64_t *a, uint64_t b)
+{
+	return !__builtin_add_overflow(*a, b, a);
+}
+
+/*
+ * The stats the writer derives from the shards (store/set.c) and the
+ * record accounting of the ingest (store/ingest.c) must agree.
+ */
+static int check_totals(const struct sc_manifest *m, int rej_complete,
+			char *err, size_t errlen)
+{
+	const struct sc_stats *st = &m->stats;
+	uint64_t records = 0, raw = 0, stored = 0, frames = 0, sum;
+	int ok;
+
+	for (uint64_t i = 0; i < m->nshards; i++) {
+		const struct sc_manifest_shard *s = &m->shards[i];
+
+		if (!add_ok(&records, s->records))
+			return fail(err, errlen, SC_ECORRUPT, "shards[%" PRIu64 "].records: "
+				    "the sum over the shards does not fit in 64 bits", i);
+		if (!add_ok(&raw, s->raw_bytes))
+			return fail(err, errlen, SC_ECORRUPT, "shards[%" PRIu64 "].raw_bytes: "
+				    "the sum over the shards does not fit in 64 bits", i);
+		if (!add_ok(&stored, s->stored_bytes))
+			return fail(err, errlen, SC_ECORRUPT, "shards[%" PRIu64 "].stored_bytes: "
+				    "the sum over the shards does not fit in 64 bits", i);
+		frames += s->frames; /* at most 2^24 terms of at most 2^22 */
+	}
+	if (st->shards != m->nshards)
+		return fail(err, errlen, SC_ECORRUPT, "stats.shards: %" PRIu64 ", but the "
+			    "shards array has %" PRIu64 " entries", st->shards, m->nshards);
+	if (st->frames != frames)
+		return fail(err, errlen, SC_ECORRUPT, "stats.frames: %" PRIu64 ", but the "
+			    "shards' frames add up to %" PRIu64, st->frames, frames);
+	if (st->records_kept != records)
+		return fail(err, errlen, SC_ECORRUPT, "stats.records_kept: %" PRIu64 ", but "
+			    "the shards' records add up to %" PRIu64, st->records_kept, records);
+	if (st->bytes_kept != raw)
+		return fail(err, errlen, SC_ECORRUPT, "stats.bytes_kept: %" PRIu64 ", but "
+			    "the shards' raw_bytes add up to %" PRIu64, st->bytes_kept, raw);
+	if (st->bytes_stored != stored)
+		return fail(err, errlen, SC_ECORRUPT, "stats.bytes_stored: %" PRIu64 ", but "
+			    "the shards' stored_bytes add up to %" PRIu64, st->bytes_stored,
+			    stored);
+	sum = st->records_rejected;
+	ok = add_ok(&sum, st->duplicates) && add_ok(&sum, st->records_kept);
+	if (!ok)
+		return fail(err, errlen, SC_ECORRUPT, "stats.records_in: %" PRIu64 ", but "
+			    "records_rejected + duplicates + records_kept is above 2^64 - 1",
+			    st->records_in);
+	if (sum != st->records_in)
+		return fail(err, errlen, SC_ECORRUPT, "stats.records_in: %" PRIu64 ", but "
+			    "records_rejected + duplicates + records_kept is %" PRIu64,
+			    st->records_in, sum);
+	sum = 0;
+	for (int r = 1; r < SC_REJECT__COUNT; r++)
+		if (!add_ok(&sum, st->rejected[r]))
+			return fail(err, errlen, SC_ECORRUPT, "stats.rejected: the reasons add "
+				    "up to more than 2^64 - 1");
+	/* reasons from a newer writer are not counted in sum */
+	if (rej_complete ? sum != st->records_rejected : sum > st->records_rejected)
+		return fail(err, errlen, SC_ECORRUPT, "stats.records_rejected: %" PRIu64
+			    ", but stats.rejected adds up to %" PRIu64 "%s",
+			    st->records_rejected, sum, rej_complete ? "" : " or more");
+	if (!strcmp(m->config.dedup, "none") && st->duplicates)
+		return fail(err, errlen, SC_ECORRUPT, "stats.duplicates: %" PRIu64
+			    " with config.dedup \"none\"", st->duplicates);
+	if (!strcmp(m->config.dedup, "none") && st->dedup_index_bytes)
+		return fail(err, errlen, SC_ECORRUPT, "stats.dedup_index_bytes: %" PRIu64
+			    " with config.dedup \"none\"", st->dedup_index_bytes);
+	return 0;
+}
+
+#define TRAILER_HEX (sizeof(TRAILER_HEAD) - 1)
+
+static int check_trailer(const char *json, size_t n, char *err, size_t errlen)
+{
+	unsigned char md[32], want[32];
+	size_t body;
+	int rc;
+
+	if (n < TRAILER_LEN)
+		return fail(err, errlen, SC_ECORRUPT, "manifest_sha256: file too short "
+			    "(%zu bytes) to hold the trailer", n);
+	body = n - TRAILER_LEN;
+	if (memcmp(json + body, TRAILER_HEAD, sizeof(TRAILER_HEAD) - 1) ||
+	    memcmp(json + n - (sizeof(TRAILER_TAIL) - 1), TRAILER_TAIL,
+		   sizeof(TRAILER_TAIL) - 1) ||
+	    sc_unhex(json + body + TRAILER_HEX, 64, want, 32))
+		return fail(err, errlen, SC_ECORRUPT,
+			    "manifest_sha256: missing or malformed trailer");
+	rc = sc_sha256_oneshot(json, body, md);
+	if (rc)
+		return rc;
+	if (memcmp(md, want, 32))
+		return fail(err, errlen, SC_ECORRUPT,
+			    "manifest_sha256: checksum mismatch (file corrupt or edited)");
+	return 0;
+}
+
+static int parse_root(const struct sc_json *root, struct sc_manifest *m,
+		      char *err, size_t errlen)
+{
+	const struct sc_json *v, *arr;
+	char q[SHOW_MAX], *s = NULL;
+	int rc, rej_complete = 0;
+
+	if (root->type != SC_JSON_OBJECT)
+		return fail(err, errlen, SC_ECORRUPT, "not a JSON object");
+	v = sc_json_get(root, "format");
+	if (!v || v->type != SC_JSON_STRING || strcmp(v->str, "shardctl-manifest") ||
+	    v->str_len != strlen(v->str))
+		return fail(err, errlen, SC_ECORRUPT,
+			    "format: not \"shardctl-manifest\" (not a shardctl manifest)");
+	if ((rc = get_u32(root, "", "version", 0, UINT32_MAX, &m->version, err, errlen)))
+		return rc;
+	if (m->version != SC_MANIFEST_VERSION)
+		return fail(err, errlen, SC_EVERSION, "version: %" PRIu32 " not supported "
+			    "(this shardctl reads version %d)", m->version, SC_MANIFEST_VERSION);
+	/* generation + 1 is the next commit's: it must not wrap to 0 */
+	if ((rc = get_u32(root, "", "shard_format", 0, UINT32_MAX, &m->shard_format, err, errlen)) ||
+	    (rc = get_u64(root, "", "generation", 1, UINT64_MAX - 1, &m->generation, err, errlen)) ||
+	    (rc = get_str(root, "", "set_id", 32, 32, &s, err, errlen)))
+		return rc;
+	if (strspn(s, "0123456789abcdef") != 32) {
+		rc = fail(err, errlen, SC_ECORRUPT, "set_id: '%s' is not 32 lowercase hex "
+			  "digits", show(s, q));
+		free(s);
+		return rc;
+	}
+	memcpy(m->set_id, s, 33);
+	free(s);
+	s = NULL;
+	if ((rc = get_str(root, "", "created", 1, sizeof(m->created) - 1, &s, err, errlen)))
+		return rc;
+	if (!created_ok(s)) {
+		rc = fail(err, errlen, SC_ECORRUPT, "created: '%s' is not a UTC time "
+			  "YYYY-MM-DDTHH:MM:SSZ", show(s, q));
+		free(s);
+		return rc;
+	}
+	memcpy(m->created, s, strlen(s) + 1);
+	free(s);
+	if ((rc = get_str(root, "", "tool", 0, 128, &m->tool, err, errlen)))
+		return rc;
+	if (has_control(m->tool))
+		return fail(err, errlen, SC_ECORRUPT, "tool: '%s' contains a control "
+			    "character", show(m->tool, q));
+	if ((rc = parse_config(sc_json_get(root, "config"), &m->config, err, errlen)) ||
+	    (rc = parse_stats(sc_json_get(root, "stats"), &m->stats, &rej_complete, err,
+			      errlen)) ||
+	    (rc = parse_nodes(sc_json_get(root, "nodes"), m, err, errlen)))
+		return rc;
+	if (m->config.replicas > m->nnodes)
+		return fail(err, errlen, SC_ECORRUPT, "config.replicas: %" PRIu32 ", but the "
+			    "set has only %" PRIu32 " nodes", m->config.replicas, m->nnodes);
+	arr = sc_json_get(root, "shards");
+	if (!arr || arr->type != SC_JSON_ARRAY)
+		return fail(err, errlen, SC_ECORRUPT, "shards: %s",
+			    arr ? "not an array" : "missing");
+	if (arr->count > SC_SHARDS_MAX)
+		return fail(err, errlen, SC_ECORRUPT, "shards: %zu entries, more than %u",
+			    arr->count, SC_SHARDS_MAX);
+	m->shards = calloc(arr->count ? arr->count : 1, sizeof(*m->shards));
+	if (!m->shards)
+		return -ENOMEM;
+	m->nshards = arr->count;
+	for (uint64_t i = 0; i < m->nshards; i++)
+		if ((rc = parse_shard(arr->items[i], i, m, &m->shards[i], err, errlen)))
+			return rc;
+	return check_totals(m, rej_complete, err, errlen);
 }
 
 int sc_manifest_parse(const char *json, size_t n, struct sc_manifest *m,
 		      char *err, size_t errlen)
 {
 	struct sc_json *root = NULL;
-	const struct sc_json *v, *arr;
-	unsigned char md[32], want[32];
 	const char *msg = NULL;
-	size_t eoff = 0, body;
-	uint64_t u;
-	char *s = NULL;
+	size_t eoff = 0;
 	int rc;
 
-	if (n < TRAILER_LEN)
-		return fail(err, errlen, SC_ECORRUPT, "manifest: too short (%zu bytes)", n);
-	body = n - TRAILER_LEN;
-	if (memcmp(json + body, TRAILER_HEAD, sizeof(TRAILER_HEAD) - 1) ||
-	    memcmp(json + n - (sizeof(TRAILER_TAIL) - 1), TRAILER_TAIL,
-		   sizeof(TRAILER_TAIL) - 1) ||
-	    sc_unhex(json + body + sizeof(TRAILER_HEAD) - 1, 64, want, 32))
-		return fail(err, errlen, SC_ECORRUPT,
-			    "manifest: missing or malformed manifest_sha256 trailer");
-	rc = sc_sha256_oneshot(json, body, md);
+	rc = check_trailer(json, n, err, errlen);
 	if (rc)
 		return rc;
-	if (memcmp(md, want, 32))
-		return fail(err, errlen, SC_ECORRUPT,
-			    "manifest: checksum mismatch (file corrupt or edited)");
 	rc = sc_json_parse(json, n, &root, &eoff, &msg);
+	if (rc == -ENOMEM)
+		return fail(err, errlen, rc, "out of memory");
 	if (rc)
-		return fail(err, errlen, SC_ECORRUPT, "manifest: offset %zu: %s", eoff,
+		return fail(err, errlen, SC_ECORRUPT, "invalid JSON at offset %zu: %s", eoff,
 			    msg ? msg : sc_strerror(rc));
-	rc = SC_ECORRUPT;
-	v = sc_json_get(root, "format");
-	if (!v || v->type != SC_JSON_STRING || strcmp(v->str, "shardctl-manifest")) {
-		fail(err, errlen, rc, "manifest: not a shardctl manifest");
-		goto out_free;
-	}
-	if ((rc = get_u64(root, "version", UINT32_MAX, &u, err, errlen, "manifest")))
-		goto out_free;
-	m->version = (uint32_t)u;
-	if (m->version != SC_MANIFEST_VERSION) {
-		rc = fail(err, errlen, SC_EVERSION, "manifest: version %u not supported",
-			  m->version);
-		goto out_free;
-	}
-	if ((rc = get_u64(root, "shard_format", UINT32_MAX, &u, err, errlen, "manifest")))
-		goto out_free;
-	m->shard_format = (uint32_t)u;
-	if ((rc = get_u64(root, "generation", UINT64_MAX, &m->generation, err, errlen, "manifest")))
-		goto out_free;
-	if ((rc = get_str(root, "set_id", 32, &s, err, errlen, "manifest")))
-		goto out_free;
-	if (strlen(s) != 32 || strspn(s, "0123456789abcdef") != 32) {
-		free(s);
-		rc = fail(err, errlen, SC_ECORRUPT, "manifest: bad 'set_id'");
-		goto out_free;
-	}
-	memcpy(m->set_id, s, 33);
-	free(s);
-	s = NULL;
-	if ((rc = get_str(root, "created", 31, &s, err, errlen, "manifest")))
-		goto out_free;
-	memcpy(m->created, s, strlen(s) + 1);
-	free(s);
-	if ((rc = get_str(root, "tool", 128, &m->tool, err, errlen, "manifest")) ||
-	    (rc = parse_config(sc_json_get(root, "config"), &m->config, err, errlen)) ||
-	    (rc = parse_stats(sc_json_get(root, "stats"), &m->stats, err, errlen)))
-		goto out_free;
-	arr = sc_json_get(root, "nodes");
-	if (!arr || arr->type != SC_JSON_ARRAY || arr->count == 0 ||
-	    arr->count > SC_NODES_MAX) {
-		rc = fail(err, errlen, SC_ECORRUPT, "manifest: bad 'nodes'");
-		goto out_free;
-	}
-	m->nodes = calloc(arr->count, sizeof(*m->nodes));
-	if (!m->nodes) {
-		rc = -ENOMEM;
-		goto out_free;
-	}
-	m->nnodes = (uint32_t)arr->count;
-	for (uint32_t i = 0; i < m->nnodes; i++) {
-		const struct sc_json *o = arr->items[i];
-
-		if ((rc = get_str(o, "path", SC_PATH_MAX - 1, &m->nodes[i].path, err, errlen,
-				  "manifest node")) ||
-		    (rc = get_u64(o, "weight", SC_NODE_WEIGHT_MAX, &u, err, errlen,
-				  "manifest node")))
-			goto out_free;
-		if (u == 0 || !m->nodes[i].path[0] ||
-		    (m->nodes[i].path[0] != '/' &&
-		     !sc_manifest_name_ok(m->nodes[i].path))) {
-			rc = fail(err, errlen, SC_ECORRUPT, "manifest: node %u: bad path or weight", i);
-			goto out_free;
-		}
-		m->nodes[i].weight = (uint32_t)u;
-	}
-	arr = sc_json_get(root, "shards");
-	if (!arr || arr->type != SC_JSON_ARRAY || arr->count > SC_SHARDS_MAX) {
-		rc = fail(err, errlen, SC_ECORRUPT, "manifest: bad 'shards'");
-		goto out_free;
-	}
-	m->shards = calloc(arr->count ? arr->count : 1, sizeof(*m->shards));
-	if (!m->shards) {
-		rc = -ENOMEM;
-		goto out_free;
-	}
-	m->nshards = arr->count;
-	for (uint64_t i = 0; i < m->nshards; i++)
-		if ((rc = parse_shard(arr->items[i], i, m->nnodes, &m->shards[i], err, errlen)))
-			goto out_free;
-	rc = 0;
-out_free:
+	rc = parse_root(root, m, err, errlen);
 	sc_json_free(root);
+	if (rc == -ENOMEM)
+		fail(err, errlen, rc, "out of memory");
+	if (rc)
+		sc_manifest_release(m); /* nothing from a rejected manifest is kept */
 	return rc;
 }
 
@@ -468,13 +863,13 @@ int sc_manifest_load(const char *root, struct sc_manifest *m, char *err,
 		goto out;
 	}
 	if (rc) {
-		fail(err, errlen, rc, "set '%s': cannot read %s: %s", root,
-		     SC_MANIFEST_NAME, sc_strerror(rc));
+		fail(err, errlen, rc, "manifest '%s': cannot read: %s", path,
+		     sc_strerror(rc));
 		goto out;
 	}
 	rc = sc_manifest_parse(b.data, b.len, m, msg, sizeof(msg));
 	if (rc)
-		fail(err, errlen, rc, "set '%s': %s", root, msg);
+		fail(err, errlen, rc, "manifest '%s': %s", path, msg);
 out:
 	sc_buf_release(&b);
 	return rc;
@@ -483,8 +878,11 @@ out:
 int sc_manifest_node_dir(const struct sc_manifest *m, const char *root,
 			 uint32_t i, char *buf, size_t n)
 {
-	const char *p = m->nodes[i].path;
+	const char *p;
 
+	if (i >= m->nnodes)
+		return SC_ELIMIT;
+	p = m->nodes[i].path;
 	if (p[0] == '/') {
 		if (strlen(p) >= n)
 			return SC_ELIMIT;

@@ -5,7 +5,9 @@
  *
  * Loading treats the file as hostile: the trailing "manifest_sha256" must
  * match the bytes before it, every count and size is bounds-checked, node
- * paths and shard names are validated so no shard path can leave its node.
+ * paths and shard names are validated so no shard path can leave its node,
+ * config values must be known ones, and the stats must agree with the
+ * shards (docs/MANIFEST.md section 8 lists every rule).
  */
 #ifndef SC_MANIFEST_H
 #define SC_MANIFEST_H
@@ -72,14 +74,20 @@ void sc_manifest_release(struct sc_manifest *m);
 int sc_manifest_write_json(const struct sc_manifest *m, struct sc_buf *out);
 
 /*
- * Parse and validate manifest JSON. On failure returns SC_ECORRUPT,
- * SC_EVERSION or SC_EFORMAT and writes a message naming the field to err.
+ * Parse and validate manifest JSON (every rule of docs/MANIFEST.md,
+ * sections 3, 4 and 8). On failure returns SC_ECORRUPT or SC_EVERSION
+ * (-ENOMEM when out of memory), writes a message naming the JSON field
+ * (e.g. "shards[3].replicas[1]: ...") to err, and leaves *m zeroed.
  * On success *m (zeroed by the caller) owns its contents.
+ * Strings from the manifest are quoted in err with sc_manifest_printable().
  */
 int sc_manifest_parse(const char *json, size_t n, struct sc_manifest *m,
 		      char *err, size_t errlen);
 
-/* Load ROOT/manifest.json: SC_ENOTSET when it does not exist. */
+/*
+ * Load ROOT/manifest.json: SC_ENOTSET when it does not exist. Errors name
+ * the file: "manifest 'ROOT/manifest.json': shards[3].name: ...".
+ */
 int sc_manifest_load(const char *root, struct sc_manifest *m, char *err,
 		     size_t errlen);
 
@@ -88,9 +96,20 @@ int sc_manifest_name_ok(const char *name);
 
 /*
  * Resolve node i of m for a set at root: absolute paths as is, relative
- * ones under root. 0 or SC_ELIMIT.
+ * ones under root. 0 or SC_ELIMIT (also when i is not a node of m).
  */
 int sc_manifest_node_dir(const struct sc_manifest *m, const char *root,
 			 uint32_t i, char *buf, size_t n);
+
+/*
+ * Copy the NUL-terminated string s into buf[n] for display on a terminal
+ * or in a message: C0 control bytes, DEL and bytes that are not valid
+ * UTF-8 become \xNN, C1 controls (U+0080..U+009F) \u00NN, and a
+ * backslash is doubled; other characters are copied whole. When the result does not fit,
+ * it is cut at a character boundary and ends in "...". A buffer of
+ * 4 * strlen(s) + 4 bytes always holds all of it. buf is always
+ * NUL-terminated (when n > 0).
+ */
+void sc_manifest_printable(const char *s, char *buf, size_t n);
 
 #endif

@@ -691,9 +691,12 @@ int sc_set_replica_path(const struct sc_set *s, uint64_t shard, uint32_t r,
 			char *buf, size_t n)
 {
 	char dir[SC_PATH_MAX];
-	const struct sc_manifest_shard *sh = &s->m.shards[shard];
+	const struct sc_manifest_shard *sh;
 
-	if (shard >= s->m.nshards || r >= sh->nreplicas ||
+	if (shard >= s->m.nshards)
+		return SC_ELIMIT;
+	sh = &s->m.shards[shard];
+	if (r >= sh->nreplicas ||
 	    sc_manifest_node_dir(&s->m, s->root, sh->replica[r], dir, sizeof(dir)))
 		return SC_ELIMIT;
 	return sc_path_join(buf, n, dir, sh->name);
@@ -703,7 +706,7 @@ int sc_set_replica_path(const struct sc_set *s, uint64_t shard, uint32_t r,
 static int open_replica(struct sc_set *s, uint64_t shard, uint32_t r,
 			char *err, size_t errlen)
 {
-	const struct sc_manifest_shard *sh = &s->m.shards[shard];
+	const struct sc_manifest_shard *sh;
 	const struct sc_shard_index *ix;
 	char path[SC_PATH_MAX];
 	int rc;
@@ -711,7 +714,9 @@ static int open_replica(struct sc_set *s, uint64_t shard, uint32_t r,
 	sc_shard_reader_close(s->rd);
 	s->rd = NULL;
 	if (sc_set_replica_path(s, shard, r, path, sizeof(path)))
-		return fail(err, errlen, SC_ELIMIT, "shard %" PRIu64 ": path too long", shard);
+		return fail(err, errlen, SC_ELIMIT, "shard %" PRIu64 " replica %" PRIu32
+			    ": no such replica, or path too long", shard, r);
+	sh = &s->m.shards[shard];
 	rc = sc_shard_reader_open(path, &s->rd, err, errlen);
 	if (rc)
 		return rc;
@@ -732,7 +737,9 @@ int sc_set_read_frame(struct sc_set *s, uint64_t shard, uint32_t frame,
 		      struct sc_buf *out, char *err, size_t errlen)
 {
 	const struct sc_manifest_shard *sh;
-	char msg[1024];
+	/* msg can hold a node path from the manifest: shown with its
+	 * control characters escaped */
+	char msg[1024] = "", shown[1200] = "";
 	uint32_t first = 0;
 	int rc = SC_ECORRUPT;
 
@@ -756,13 +763,14 @@ int sc_set_read_frame(struct sc_set *s, uint64_t shard, uint32_t frame,
 		sc_shard_reader_close(s->rd);
 		s->rd = NULL;
 next:
+		sc_manifest_printable(msg, shown, sizeof(shown));
 		if (s->warn && k + 1 < sh->nreplicas) {
-			char w[1200];
+			char w[sizeof(shown) + 32];
 
-			snprintf(w, sizeof(w), "%s; trying another replica", msg);
+			snprintf(w, sizeof(w), "%s; trying another replica", shown);
 			s->warn(s->warn_ctx, w);
 		}
 	}
 	return fail(err, errlen, rc, "shard %" PRIu64 " ('%s') frame %u: no good replica: %s",
-		    shard, sh->name, frame, msg);
+		    shard, sh->name, frame, shown);
 }
