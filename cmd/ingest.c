@@ -32,7 +32,7 @@ static const char ingest_usage[] =
 "                         newlines,bom,control,nfc,trim (e.g. default,-trim)\n"
 "  --dedup exact|none     exact-duplicate removal (default exact)\n"
 "  --max-record-size SIZE longer records are rejected (default 8M)\n"
-"  --frame-size SIZE      raw bytes per zstd frame (default 1M)\n"
+"  --frame-size SIZE      raw bytes per zstd frame (default 2M)\n"
 "  --shard-size SIZE      raw bytes per shard (default 256M)\n"
 "  --level N              zstd level 1..19 (default 3)\n"
 "  --threads N            worker threads (default: number of cores)\n"

@@ -53,7 +53,7 @@ static inline const char *sc_strerror(int err)
  */
 #define SC_RECORD_SIZE_DEFAULT   (8u << 20)     /* --max-record-size */
 #define SC_RECORD_SIZE_MAX       (1u << 30)     /* largest accepted setting */
-#define SC_FRAME_SIZE_DEFAULT    (1u << 20)     /* --frame-size, raw bytes (see BENCHMARKS.md) */
+#define SC_FRAME_SIZE_DEFAULT    (2u << 20)     /* --frame-size, raw bytes (see BENCHMARKS.md) */
 #define SC_FRAME_SIZE_MIN        (4u << 10)
 #define SC_FRAME_SIZE_MAX        (64u << 20)    /* also bounds decoder buffers */
 #define SC_SHARD_SIZE_DEFAULT    (256ull << 20) /* --shard-size, raw bytes per shard */
