@@ -334,7 +334,7 @@ static int get_enum(const struct sc_json *o, const char *at, const char *key,
 	return rc;
 }
 
-static int has_control(const char *s)
+int sc_manifest_has_control(const char *s)
 {
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
 		if (*p < 0x20 || *p == 0x7f ||
@@ -389,6 +389,13 @@ static int abs_path_ok(const char *p)
 		if (!*p)
 			return 1;
 	}
+}
+
+int sc_manifest_node_path_ok(const char *path)
+{
+	if (path[0] != '/')
+		return sc_manifest_name_ok(path);
+	return strlen(path) < SC_PATH_MAX && abs_path_ok(path);
 }
 
 /* "YYYY-MM-DDTHH:MM:SSZ" naming a real UTC date and time (leap second ok). */
@@ -550,10 +557,10 @@ static int parse_nodes(const struct sc_json *arr, struct sc_manifest *m,
 		if ((rc = get_str(o, at, "path", 1, SC_PATH_MAX - 1, &nd->path, err, errlen)) ||
 		    (rc = get_u32(o, at, "weight", 1, SC_NODE_WEIGHT_MAX, &nd->weight, err, errlen)))
 			return rc;
-		if (nd->path[0] != '/' && !sc_manifest_name_ok(nd->path))
+		if (nd->path[0] != '/' && !sc_manifest_node_path_ok(nd->path))
 			return fail(err, errlen, SC_ECORRUPT, "%s.path: unsafe relative path '%s'",
 				    at, show(nd->path, q));
-		if (nd->path[0] == '/' && !abs_path_ok(nd->path))
+		if (nd->path[0] == '/' && !sc_manifest_node_path_ok(nd->path))
 			return fail(err, errlen, SC_ECORRUPT, "%s.path: '%s' is not a canonical "
 				    "absolute path (empty, '.' or '..' segment, or trailing '/')",
 				    at, show(nd->path, q));
@@ -786,7 +793,7 @@ static int parse_root(const struct sc_json *root, struct sc_manifest *m,
 	free(s);
 	if ((rc = get_str(root, "", "tool", 0, 128, &m->tool, err, errlen)))
 		return rc;
-	if (has_control(m->tool))
+	if (sc_manifest_has_control(m->tool))
 		return fail(err, errlen, SC_ECORRUPT, "tool: '%s' contains a control "
 			    "character", show(m->tool, q));
 	if ((rc = parse_config(sc_json_get(root, "config"), &m->config, err, errlen)) ||

@@ -95,6 +95,19 @@ int sc_manifest_load(const char *root, struct sc_manifest *m, char *err,
 int sc_manifest_name_ok(const char *name);
 
 /*
+ * Check nodes[].path the way the reader does: a relative path must pass
+ * sc_manifest_name_ok(); an absolute one must be canonical as realpath(3)
+ * gives it ("/" or '/'-separated segments, none empty, "." or "..", no
+ * trailing '/') and shorter than SC_PATH_MAX. 1 when accepted. It does not
+ * check the encoding: a manifest is UTF-8 JSON, so a writer must also
+ * check sc_utf8_check() (and may refuse sc_manifest_has_control()).
+ */
+int sc_manifest_node_path_ok(const char *path);
+
+/* 1 when s holds a C0 control byte, DEL or a C1 control (U+0080..U+009F). */
+int sc_manifest_has_control(const char *s);
+
+/*
  * Resolve node i of m for a set at root: absolute paths as is, relative
  * ones under root. 0 or SC_ELIMIT (also when i is not a node of m).
  */

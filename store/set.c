@@ -27,6 +27,7 @@
 #include "file.h"
 #include "placement.h"
 #include "shard.h"
+#include "utf8.h"
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -42,48 +43,89 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 	return rc;
 }
 
-/* Remove a directory holding only files (a generation directory). */
-static void remove_flat_dir(const char *dir)
+/*
+ * Remove directory `name` (relative to dirfd pfd, or a path with
+ * AT_FDCWD) when it holds only files: its entries are unlinked (a symbolic
+ * link is removed itself, never followed; a subdirectory stays, and so
+ * does the directory then), then the directory. `name` itself is not
+ * followed if it is a symbolic link.
+ */
+static void remove_flat_dirat(int pfd, const char *name)
 {
-	DIR *d = opendir(dir);
+	int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct dirent *e;
-	char path[SC_PATH_MAX];
+	DIR *d;
 
-	if (!d)
+	if (fd < 0)
 		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
 	while ((e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		if (!sc_path_join(path, sizeof(path), dir, e->d_name))
-			unlink(path);
+		unlinkat(dirfd(d), e->d_name, 0);
 	}
 	closedir(d);
-	rmdir(dir);
+	unlinkat(pfd, name, AT_REMOVEDIR);
+}
+
+/* Remove a generation directory this writer made, given by path. */
+static void remove_flat_dir(const char *dir)
+{
+	remove_flat_dirat(AT_FDCWD, dir);
+}
+
+/*
+ * 1 when name is a generation directory name: "g" followed by one or more
+ * decimal digits and nothing else, with a value that fits in 64 bits
+ * (stored in *gen). Signs, spaces and other characters that strtoull()
+ * would skip or accept are not.
+ */
+static int generation_name(const char *name, uint64_t *gen)
+{
+	uint64_t v = 0;
+	const char *p = name + 1;
+
+	if (name[0] != 'g' || !*p)
+		return 0;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return 0;
+		if (__builtin_mul_overflow(v, 10, &v) ||
+		    __builtin_add_overflow(v, (uint64_t)(*p - '0'), &v))
+			return 0;
+	}
+	*gen = v;
+	return 1;
 }
 
 /*
  * Remove every generation directory under NODE/SET_ID except `keep`
- * (0 keeps none). Only names of the form gNNNNNN are touched.
+ * (0 keeps none). Only real directories (not symbolic links, which are
+ * never followed) whose names pass generation_name() are touched.
  */
 static void remove_generations(const char *setdir, uint64_t keep)
 {
 	DIR *d = opendir(setdir);
 	struct dirent *e;
-	char path[SC_PATH_MAX];
 
 	if (!d)
 		return;
 	while ((e = readdir(d))) {
-		char *end;
-		unsigned long long g;
+		struct stat st;
+		uint64_t g;
 
-		if (e->d_name[0] != 'g' || !e->d_name[1])
+		if (!generation_name(e->d_name, &g) || (keep && g == keep))
 			continue;
-		g = strtoull(e->d_name + 1, &end, 10);
-		if (*end || g == keep)
+		if (e->d_type != DT_DIR &&
+		    (e->d_type != DT_UNKNOWN ||
+		     fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+		     !S_ISDIR(st.st_mode)))
 			continue;
-		if (!sc_path_join(path, sizeof(path), setdir, e->d_name))
-			remove_flat_dir(path);
+		remove_flat_dirat(dirfd(d), e->d_name);
 	}
 	closedir(d);
 }
@@ -170,6 +212,7 @@ struct sc_set_writer {
 	uint64_t generation;         /* generation being written */
 	uint32_t nnodes;             /* storage nodes */
 	char **node_store;           /* [nnodes] path as stored in the manifest */
+	char **node_real;            /* [nnodes] resolved absolute path */
 	char **node_gen_dir;         /* [nnodes] NODE/SET_ID/gGEN */
 	uint32_t *weight;            /* [nnodes] */
 	uint64_t *node_bytes;        /* [nnodes] bytes placed so far */
@@ -191,66 +234,142 @@ struct sc_set_writer {
 	uint64_t stored_total;       /* one replica */
 };
 
-/* Manifest form of a node path: relative when inside root, else absolute. */
-static int node_store_path(const char *root_real, const char *node_real,
-			   char **out)
+/*
+ * Manifest form of a node path (docs/MANIFEST.md section 2): relative when
+ * it lies strictly inside the root and that relative name passes the
+ * reader's rule for relative node paths, else absolute. The form chosen
+ * must be one the reader accepts (sc_manifest_node_path_ok) and valid
+ * UTF-8 without control characters; otherwise the node is refused with
+ * SC_EUSAGE and a message naming it (escaped for display).
+ */
+static int node_store_path(const char *root_real, const char *node_given,
+			   const char *node_real, char **out, char *err,
+			   size_t errlen)
 {
+	char shown_given[256], shown_real[256];
 	size_t rl = strlen(root_real);
+	const char *p = node_real, *why = NULL;
+	size_t n;
 
+	*out = NULL;
 	if (!strncmp(node_real, root_real, rl) && node_real[rl] == '/' &&
-	    node_real[rl + 1]) {
-		*out = strdup(node_real + rl + 1);
-	} else {
-		*out = strdup(node_real);
+	    node_real[rl + 1] && sc_manifest_node_path_ok(node_real + rl + 1))
+		p = node_real + rl + 1;
+	n = strlen(p);
+	if (sc_utf8_check(p, n) != n)
+		why = "is not valid UTF-8";
+	else if (sc_manifest_has_control(p))
+		why = "contains a control character";
+	else if (!sc_manifest_node_path_ok(p))
+		why = "is not a path a manifest can hold";
+	if (why) {
+		sc_manifest_printable(node_given, shown_given, sizeof(shown_given));
+		sc_manifest_printable(node_real, shown_real, sizeof(shown_real));
+		if (!strcmp(node_given, node_real))
+			return fail(err, errlen, SC_EUSAGE, "node '%s': the path %s, "
+				    "so a manifest cannot record it", shown_real, why);
+		return fail(err, errlen, SC_EUSAGE, "node '%s': its path '%s' %s, "
+			    "so a manifest cannot record it", shown_given,
+			    shown_real, why);
 	}
+	*out = strdup(p);
 	return *out ? 0 : -ENOMEM;
 }
 
-static int writer_nodes_init(struct sc_set_writer *w,
-			     const struct sc_set_writer_opts *o, char *err,
-			     size_t errlen)
+/*
+ * Resolve every node before anything is written on any of them: create
+ * it (realpath needs it to exist), resolve it, choose and check its
+ * manifest form, refuse duplicates. On failure the node directories this
+ * call created are removed again when still empty (not their parents).
+ */
+static int writer_nodes_resolve(struct sc_set_writer *w,
+				const struct sc_set_writer_opts *o,
+				char *err, size_t errlen)
 {
-	char root_real[PATH_MAX], node_real[PATH_MAX], dir[SC_PATH_MAX];
-	char gen[32];
-	int rc;
+	char root_real[PATH_MAX], node_real[PATH_MAX], shown[256];
+	unsigned char *made;
+	uint32_t i;
+	int rc = 0;
 
 	if (!realpath(w->root, root_real))
 		return fail(err, errlen, -errno, "set '%s': %s", w->root, strerror(errno));
 	w->node_store = calloc(o->nnodes, sizeof(char *));
+	w->node_real = calloc(o->nnodes, sizeof(char *));
 	w->node_gen_dir = calloc(o->nnodes, sizeof(char *));
 	w->weight = calloc(o->nnodes, sizeof(uint32_t));
 	w->node_bytes = calloc(o->nnodes, sizeof(uint64_t));
-	if (!w->node_store || !w->node_gen_dir || !w->weight || !w->node_bytes)
+	made = calloc(o->nnodes, 1);
+	if (!w->node_store || !w->node_real || !w->node_gen_dir || !w->weight ||
+	    !w->node_bytes || !made) {
+		free(made);
 		return -ENOMEM;
+	}
 	w->nnodes = o->nnodes;
-	snprintf(gen, sizeof(gen), "g%06" PRIu64, w->generation);
-	for (uint32_t i = 0; i < o->nnodes; i++) {
+	for (i = 0; i < o->nnodes; i++) {
+		struct stat st;
+
+		sc_manifest_printable(o->node_paths[i], shown, sizeof(shown));
+		made[i] = lstat(o->node_paths[i], &st) != 0;
 		rc = sc_mkdir_p(o->node_paths[i], 0755);
+		if (rc) {
+			made[i] = 0;
+			fail(err, errlen, rc, "node '%s': cannot create: %s", shown,
+			     sc_strerror(rc));
+			break;
+		}
+		if (!realpath(o->node_paths[i], node_real)) {
+			rc = fail(err, errlen, -errno, "node '%s': %s", shown,
+				  strerror(errno));
+			break;
+		}
+		rc = node_store_path(root_real, o->node_paths[i], node_real,
+				     &w->node_store[i], err, errlen);
 		if (rc)
-			return fail(err, errlen, rc, "node '%s': cannot create: %s",
-				    o->node_paths[i], sc_strerror(rc));
-		if (!realpath(o->node_paths[i], node_real))
-			return fail(err, errlen, -errno, "node '%s': %s",
-				    o->node_paths[i], strerror(errno));
-		rc = node_store_path(root_real, node_real, &w->node_store[i]);
-		if (rc)
-			return rc;
-		for (uint32_t k = 0; k < i; k++)
+			break;
+		w->node_real[i] = strdup(node_real);
+		if (!w->node_real[i]) {
+			rc = -ENOMEM;
+			break;
+		}
+		for (uint32_t k = 0; k < i && !rc; k++)
 			if (!strcmp(w->node_store[k], w->node_store[i]))
-				return fail(err, errlen, SC_EUSAGE,
-					    "node '%s': given twice", o->node_paths[i]);
+				rc = fail(err, errlen, SC_EUSAGE,
+					  "node '%s': given twice", shown);
+		if (rc)
+			break;
 		w->weight[i] = o->node_weights[i];
-		/* NODE/SET_ID: drop leftovers of interrupted ingests */
-		if (sc_path_join(dir, sizeof(dir), node_real, w->set_id))
+	}
+	/* failed at node i: remove what was created, newest first (a later
+	 * node may lie inside an earlier one) */
+	for (uint32_t k = i + 1; rc && k-- > 0;)
+		if (k < o->nnodes && made[k])
+			rmdir(o->node_paths[k]);
+	free(made);
+	return rc;
+}
+
+/*
+ * On every node: drop leftovers of interrupted ingests under NODE/SET_ID
+ * and create NODE/SET_ID/gGENERATION.
+ */
+static int writer_nodes_prepare(struct sc_set_writer *w, char *err, size_t errlen)
+{
+	char dir[SC_PATH_MAX], gen[32];
+	int rc;
+
+	snprintf(gen, sizeof(gen), "g%06" PRIu64, w->generation);
+	for (uint32_t i = 0; i < w->nnodes; i++) {
+		if (sc_path_join(dir, sizeof(dir), w->node_real[i], w->set_id))
 			return fail(err, errlen, SC_ELIMIT, "node '%s': path too long",
-				    node_real);
+				    w->node_real[i]);
 		remove_generations(dir, w->have_old ? w->old.generation : 0);
 		if (sc_path_join(dir + strlen(dir), sizeof(dir) - strlen(dir), "", gen))
-			return SC_ELIMIT;
+			return fail(err, errlen, SC_ELIMIT, "node '%s': path too long",
+				    w->node_real[i]);
 		rc = sc_mkdir_p(dir, 0755);
 		if (rc)
 			return fail(err, errlen, rc, "node '%s': cannot create '%s': %s",
-				    o->node_paths[i], dir, sc_strerror(rc));
+				    w->node_real[i], dir, sc_strerror(rc));
 		w->node_gen_dir[i] = strdup(dir);
 		if (!w->node_gen_dir[i])
 			return -ENOMEM;
@@ -307,23 +426,38 @@ int sc_set_writer_open(const struct sc_set_writer_opts *o,
 	if (rc == 0) {
 		w->have_old = 1;
 		memcpy(w->set_id, w->old.set_id, sizeof(w->set_id));
-		w->generation = w->old.generation + 1;
-	} else if (rc == SC_ENOTSET) {
-		rc = load_or_make_set_id(w->root, w->set_id, err, errlen);
-		if (rc)
+		/* the reader accepts generations up to UINT64_MAX - 1, so the
+		 * next one must stay below that too */
+		if (w->old.generation >= UINT64_MAX - 1) {
+			rc = fail(err, errlen, SC_ELIMIT, "set '%s': generation %" PRIu64
+				  " is the last one a manifest can hold; no further "
+				  "commit is possible (ingest into a new set root)",
+				  w->root, w->old.generation);
 			goto out_abort;
-		w->generation = 1;
-	} else {
+		}
+		w->generation = w->old.generation + 1;
+	} else if (rc != SC_ENOTSET) {
 		size_t l = strlen(err);
 
 		snprintf(err + l, errlen - l, "; refusing to overwrite it");
 		goto out_abort;
 	}
+	/* every node checked before any NODE/SET_ID is created or cleaned */
+	rc = writer_nodes_resolve(w, o, err, errlen);
+	if (rc)
+		goto out_abort;
+	if (!w->have_old) {
+		/* durable before the first NODE/SET_ID directory exists */
+		rc = load_or_make_set_id(w->root, w->set_id, err, errlen);
+		if (rc)
+			goto out_abort;
+		w->generation = 1;
+	}
 	rc = sc_shard_builder_new(&w->builder);
 	if (!rc)
 		rc = sc_sha256_new(&w->sha);
 	if (!rc)
-		rc = writer_nodes_init(w, o, err, errlen);
+		rc = writer_nodes_prepare(w, err, errlen);
 	if (rc)
 		goto out_abort;
 	*out = w;
@@ -420,13 +554,13 @@ static int shard_end(struct sc_set_writer *w, char *err, size_t errlen)
 	for (uint32_t r = 0; r < w->replicas; r++) {
 		struct replica_file *f = &w->rep[r];
 
-		if (fsync(f->fd) || close(f->fd)) {
+		rc = fsync(f->fd) ? -errno : 0;
+		if (close(f->fd) && !rc)
 			rc = -errno;
-			f->fd = -1;
+		f->fd = -1;
+		if (rc)
 			return fail(err, errlen, rc, "shard '%s': fsync failed: %s",
 				    f->tmp, strerror(-rc));
-		}
-		f->fd = -1;
 		if (rename(f->tmp, f->final))
 			return fail(err, errlen, -errno, "shard '%s': rename failed: %s",
 				    f->tmp, strerror(errno));
@@ -566,6 +700,21 @@ int sc_set_writer_commit(struct sc_set_writer *w, struct sc_manifest *m,
 		fail(err, errlen, rc, "manifest: %s", sc_strerror(rc));
 		goto out;
 	}
+	/* only commit what our own reader accepts: a manifest it rejected
+	 * would leave a set that neither stats, cat nor the next ingest
+	 * could open */
+	{
+		struct sc_manifest chk = { 0 };
+		char msg[512];
+
+		rc = sc_manifest_parse(json.data, json.len, &chk, msg, sizeof(msg));
+		sc_manifest_release(&chk);
+		if (rc) {
+			fail(err, errlen, rc, "set '%s': the new manifest would not be "
+			     "readable (%s); nothing committed", w->root, msg);
+			goto out;
+		}
+	}
 	if (sc_path_join(path, sizeof(path), w->root, SC_MANIFEST_NAME)) {
 		rc = fail(err, errlen, SC_ELIMIT, "set path too long");
 		goto out;
@@ -612,12 +761,14 @@ void sc_set_writer_abort(struct sc_set_writer *w)
 			remove_flat_dir(w->node_gen_dir[i]);
 		free(w->node_gen_dir[i]);
 		free(w->node_store[i]);
+		free(w->node_real[i]);
 	}
 	for (uint64_t i = 0; i < w->nshards; i++)
 		free(w->shards[i].name);
 	free(w->shards);
 	free(w->node_gen_dir);
 	free(w->node_store);
+	free(w->node_real);
 	free(w->weight);
 	free(w->node_bytes);
 	sc_shard_builder_free(w->builder);

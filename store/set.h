@@ -30,9 +30,18 @@ struct sc_set_writer;
 
 /*
  * Lock the set root, read the committed manifest if any (a corrupt one is
- * an error: nothing is overwritten), prepare node directories for the next
- * generation and remove leftovers of interrupted ingests. 0 or negative
- * with a message in err.
+ * an error: nothing is overwritten; one at generation UINT64_MAX - 1, the
+ * last a manifest may hold, is SC_ELIMIT), resolve and check every node,
+ * then prepare node directories for the next generation and remove
+ * leftovers of interrupted ingests (only real NODE/SET_ID/gDIGITS
+ * directories, no symbolic links followed). A node is stored in the
+ * manifest relative to the root when it lies inside it and that name
+ * passes sc_manifest_name_ok(), else by absolute path; a node whose stored
+ * form the reader would not accept, or that is not valid UTF-8 or holds a
+ * control character, is refused with SC_EUSAGE before the set id is
+ * written or any NODE/SET_ID is touched. For a root without a manifest
+ * the set id is kept in ROOT/.set_id (docs/MANIFEST.md section 2).
+ * 0 or negative with a message in err.
  */
 int sc_set_writer_open(const struct sc_set_writer_opts *o,
 		       struct sc_set_writer **out, char *err, size_t errlen);
@@ -47,6 +56,8 @@ int sc_set_writer_add_frame(struct sc_set_writer *w, const void *frame,
  * Finish the last shard and commit. The caller fills m->config, m->stats
  * and m->tool; the writer fills everything else (it takes ownership of
  * nothing: m stays the caller's, release it with sc_manifest_release).
+ * The new manifest is checked with sc_manifest_parse() first: one the
+ * reader would reject is not committed (an error naming the field).
  * On success the writer is freed; on failure call sc_set_writer_abort.
  */
 int sc_set_writer_commit(struct sc_set_writer *w, struct sc_manifest *m,
