@@ -160,7 +160,13 @@ static inline size_t utf8_decode(const unsigned char *p, size_t avail, int32_t *
  * `last` says the key so far ends in a space or is empty). Returns the
  * white-space mask, or -1 when the scalar loop must take the block.
  */
-static inline int key_block16(const unsigned char *p, unsigned char *d, int last)
+/*
+ * Map sixteen bytes at p to key bytes as if ASCII: letters lower-cased,
+ * white space made ' '. Sets *ws to the white-space mask and *hi to the
+ * mask of bytes >= 0x80 (the block is unusable when *hi is non-zero).
+ */
+static inline __m128i key_map16(const unsigned char *p, unsigned *ws_mask,
+				unsigned *hi_mask)
 {
 	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
 	__m128i up = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)),
@@ -171,12 +177,21 @@ static inline int key_block16(const unsigned char *p, unsigned char *d, int last
 	__m128i low = _mm_add_epi8(v, _mm_and_si128(up, _mm_set1_epi8(0x20)));
 	__m128i res = _mm_or_si128(_mm_and_si128(ws, _mm_set1_epi8(' ')),
 				   _mm_andnot_si128(ws, low));
-	int m = _mm_movemask_epi8(ws);
 
-	if (_mm_movemask_epi8(v) || (m & (m >> 1)) || (m & last))
+	*ws_mask = (unsigned)_mm_movemask_epi8(ws);
+	*hi_mask = (unsigned)_mm_movemask_epi8(v);
+	return res;
+}
+
+static inline int key_block16(const unsigned char *p, unsigned char *d, int last)
+{
+	unsigned m, hi;
+	__m128i res = key_map16(p, &m, &hi);
+
+	if (hi || (m & (m >> 1)) || (m & (unsigned)last))
 		return -1;
 	_mm_storeu_si128((__m128i *)(void *)d, res);
-	return m;
+	return (int)m;
 }
 #endif
 
@@ -213,19 +228,10 @@ __attribute__((target("ssse3")))
 static inline int key_block16_pack(const unsigned char *p, unsigned char *d,
 				   unsigned *last)
 {
-	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-	__m128i up = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)),
-				   _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
-	__m128i ws = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')),
-				  _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x08)),
-						_mm_cmplt_epi8(v, _mm_set1_epi8(0x0E))));
-	__m128i low = _mm_add_epi8(v, _mm_and_si128(up, _mm_set1_epi8(0x20)));
-	__m128i res = _mm_or_si128(_mm_and_si128(ws, _mm_set1_epi8(' ')),
-				   _mm_andnot_si128(ws, low));
-	unsigned m = (unsigned)_mm_movemask_epi8(ws);
-	unsigned keep, lo, hi, k;
+	unsigned m, nonascii, keep, lo, hi, k;
+	__m128i res = key_map16(p, &m, &nonascii);
 
-	if (_mm_movemask_epi8(v))
+	if (nonascii)
 		return -1;
 	keep = ~(m & ((m << 1) | *last)) & 0xffffu;
 	*last = (m >> 15) & 1u;
