@@ -5,6 +5,7 @@
 BUILD   ?= build
 CC      ?= cc
 PREFIX  ?= /usr/local
+VERSION := $(shell sed -n 's/^\#define SC_VERSION "\(.*\)"/\1/p' include/sc_base.h)
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Wshadow -Wcast-qual -Wstrict-prototypes \
            -Wmissing-prototypes -Wpointer-arith -Wvla -Wformat=2 -Werror
@@ -37,7 +38,7 @@ SHARED   := $(BUILD)/libshardctl.so
 BIN      := $(BUILD)/shardctl
 
 .SECONDARY:
-.PHONY: all tools test test-unit test-fuzz test-cli asan ubsan clean install bench
+.PHONY: all tools test test-unit test-fuzz test-cli test-python asan ubsan clean install bench
 all: $(BIN) $(STATIC) $(SHARED)
 
 $(BUILD)/obj/%.o: %.c
@@ -77,7 +78,7 @@ $(BUILD)/%: $(BUILD)/obj/tools/%.o $(STATIC)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(LIBS)
 
-test: test-unit test-fuzz test-cli
+test: test-unit test-fuzz test-cli test-python
 
 test-unit: $(UNIT_BIN)
 	$(Q)sh tests/run-unit.sh $(UNIT_BIN)
@@ -88,16 +89,35 @@ test-fuzz: $(FUZZ_BIN)
 test-cli: $(BIN)
 	$(Q)SHARDCTL=$(abspath $(BIN)) sh tests/cli/run.sh
 
+# Python binding (python/shardctl, ctypes) and its tests; test_torch.py
+# runs with /usr/bin/python3 (Debian python3-torch) and says SKIP where
+# torch cannot be imported
+test-python: $(BIN) $(SHARED)
+	$(Q)SHARDCTL=$(abspath $(BIN)) SHARDCTL_LIB=$(abspath $(SHARED)) sh tests/python/run.sh
+
 SAN_FLAGS_asan  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 SAN_FLAGS_ubsan := -fsanitize=undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan ubsan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build-$@ OPT=-O1 \
 		EXTRA_CFLAGS="$(SAN_FLAGS_$@)" test
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib
+# `make install PREFIX=/opt/x`: binary, libraries, the public header and a
+# pkg-config file (pkg-config --cflags --libs shardctl)
+$(BUILD)/shardctl.pc: Makefile
+	@mkdir -p $(dir $@)
+	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' \
+		'includedir=$${prefix}/include' '' 'Name: shardctl' \
+		'Description: read shardctl shard sets (shuffled, partitioned, resumable)' \
+		'Version: $(VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lshardctl' \
+		'Libs.private: $(LIBS)' > $@
+
+install: all $(BUILD)/shardctl.pc
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
+		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/shardctl
 	install -m 644 $(STATIC) $(SHARED) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/shardctl.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/shardctl.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
 clean:
 	rm -rf build build-asan build-ubsan

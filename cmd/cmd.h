@@ -21,6 +21,33 @@
 int cmd_ingest(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
+int cmd_bench_read(int argc, char **argv);
+
+/* ---- reader options shared by cat and bench-read (readopts.c) ---- */
+
+#include <getopt.h>
+
+#include "sc_base.h"
+#include "shardctl.h"
+
+struct cmd_read_opts {
+	struct sc_reader_opts o;
+	const char *resume_path;   /* --resume FILE */
+	struct sc_buf state;       /* its contents */
+};
+
+extern const char cmd_read_opts_help[];
+/* getopt_long entries (values 1000..1099), terminated by a zero entry */
+extern const struct option cmd_read_long_opts[];
+void cmd_read_opts_init(struct cmd_read_opts *ro);
+/* own options (up to a zero entry or nown) then the reader's, into out. */
+int cmd_read_merge_opts(const struct option *own, size_t nown, struct option *out,
+			size_t cap);
+/* 1 if c was a reader option (applied), 0 if not, -1 bad value (said). */
+int cmd_read_opt(int c, const char *arg, struct cmd_read_opts *ro);
+/* Open the reader; EXIT_OK or an exit code after saying why. */
+int cmd_read_open(const char *set, struct cmd_read_opts *ro, struct sc_reader **out);
+void cmd_read_opts_release(struct cmd_read_opts *ro);
 
 /* "123", "64K", "1M", "2G" (binary units). 0 or -1. */
 int cmd_parse_size(const char *s, uint64_t *out);

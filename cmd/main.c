@@ -17,14 +17,15 @@ struct subcommand {
 static const struct subcommand commands[] = {
 	{ "ingest", cmd_ingest, "validate, normalize, dedup and pack inputs into a shard set" },
 	{ "stats", cmd_stats, "show what a set holds and what ingest saved" },
-	{ "cat", cmd_cat, "print a set's records as JSONL" },
+	{ "cat", cmd_cat, "print a set's records as JSONL (in order, shuffled, or one rank's part)" },
+	{ "bench-read", cmd_bench_read, "measure how fast a set is read (io_uring and pread)" },
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: shardctl <command> [options]\n\ncommands:\n");
 	for (size_t i = 0; i < SC_ARRAY_LEN(commands); i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n'shardctl <command> --help' describes a command; "
 		   "'shardctl --version' prints the version.\n");
 }
