@@ -9,9 +9,13 @@
 #   --check   only report what is missing; exit 1 if anything is.
 set -eu
 
+# python3-torch: PyTorch for the DataLoader tests of the Python binding
+# (tests/python/test_torch.py, run with /usr/bin/python3, which sees
+# Debian's dist-packages). It is large (~170 packages with
+# --no-install-recommends); without it those tests print SKIP.
 PKGS="build-essential pkg-config libzstd-dev zstd liburing-dev libxxhash-dev
 xxhash libssl-dev libcmocka-dev libutf8proc-dev zlib1g-dev gzip python3
-libfuse3-dev fuse3"
+libfuse3-dev fuse3 python3-torch"
 
 die() {
 	echo "install-deps: $*" >&2
