@@ -27,7 +27,7 @@ const char cmd_read_opts_help[] =
 "resources:\n"
 "  --threads N            decode threads (1)\n"
 "  --queue-depth N        reads in flight (32)\n"
-"  --prefetch SIZE        bytes read ahead (64M)\n"
+"  --prefetch SIZE        bytes read ahead (32M)\n"
 "  --io auto|uring|pread  read backend (auto: io_uring if it works here)\n"
 "  --direct               O_DIRECT reads (cold data, bypasses the page cache)\n"
 "  --no-fixed-buffers     do not register read buffers with io_uring\n"

@@ -44,7 +44,7 @@ struct sc_reader_opts {
 	/* resources */
 	uint32_t threads;         /* decode threads (0: 1) */
 	uint32_t queue_depth;     /* reads in flight (0: 32) */
-	uint64_t prefetch_bytes;  /* compressed + decoded bytes read ahead (0: 64 MiB) */
+	uint64_t prefetch_bytes;  /* compressed + decoded bytes read ahead (0: 32 MiB) */
 	int io;                   /* enum sc_reader_io */
 	int direct;               /* O_DIRECT reads (cold data) */
 	int register_buffers;     /* io_uring fixed buffers (default 1) */

@@ -46,7 +46,7 @@
 #define DEFAULT_WINDOW      16
 #define DEFAULT_BUFFER      8192
 #define DEFAULT_QD          32
-#define DEFAULT_PREFETCH    (64ull << 20)
+#define DEFAULT_PREFETCH    (32ull << 20)
 #define FD_CACHE            64
 #define MSG_MAX             (SC_PATH_MAX + 1024)
 #define STATE_MAGIC         0x53524353u /* "SCRS" */
@@ -671,7 +671,7 @@ int sc_reader_open(const char *set_root, const struct sc_reader_opts *opts,
 	struct sc_aio_opts ao;
 	uint32_t *nframes = NULL;
 	const uint32_t **recs = NULL;
-	uint64_t max_csize = 0, pos = 0;
+	uint64_t max_csize = 0, max_dsize = 0, pos = 0;
 	int rc;
 
 	*out = NULL;
@@ -720,8 +720,12 @@ int sc_reader_open(const char *set_root, const struct sc_reader_opts *opts,
 		nframes[s] = r->ix[s]->frame_count;
 		recs[s] = r->ix[s]->records;
 		for (uint32_t f = 0; f < r->ix[s]->frame_count; f++)
+		{
 			if (r->ix[s]->csize[f] > max_csize)
 				max_csize = r->ix[s]->csize[f];
+			if (r->ix[s]->dsize[f] > max_dsize)
+				max_dsize = r->ix[s]->dsize[f];
+		}
 	}
 	os.nshards = (uint32_t)r->m->nshards;
 	os.nframes = nframes;
@@ -789,7 +793,14 @@ int sc_reader_open(const char *set_root, const struct sc_reader_opts *opts,
 		goto fail;
 	if (*sc_aio_fallback_reason(r->aio))
 		warn(r, sc_aio_fallback_reason(r->aio));
-	r->njobs = ao.nbufs + 1;
+	/* jobs: as many frames as the budget holds (compressed + decoded,
+	 * at their largest), at least two, at most one per pool buffer; a
+	 * ring longer than that would only touch more memory */
+	{
+		uint64_t cost = max_csize + max_dsize, fit = r->o.prefetch_bytes / (cost ? cost : 1);
+
+		r->njobs = (uint32_t)(fit < 2 ? 2 : fit > ao.nbufs ? ao.nbufs : fit) + 1;
+	}
 	r->jobs = calloc(r->njobs, sizeof(*r->jobs));
 	if (!r->jobs) {
 		rc = rfail(r, -ENOMEM, "out of memory");
