@@ -40,7 +40,8 @@ struct sc_reader_opts {
 	uint32_t worker, workers; /* default 0 of 1 */
 	uint32_t remainder;       /* 0 drop (default), 1 pad: equal counts per rank */
 	uint32_t window;          /* shuffled: open shards interleaved (0: default) */
-	uint32_t buffer;          /* shuffled: shuffle buffer records (0: default) */
+	uint32_t buffer;          /* shuffled: shuffle buffer records (0: about 16 MiB
+				   * of the set's average record, 256..8192) */
 	/* resources */
 	uint32_t threads;         /* decode threads (0: 1) */
 	uint32_t queue_depth;     /* reads in flight (0: 32) */

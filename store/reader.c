@@ -44,7 +44,10 @@
 #include "workq.h"
 
 #define DEFAULT_WINDOW      16
-#define DEFAULT_BUFFER      8192
+/* default shuffle buffer: about this many bytes of records, in slots */
+#define BUFFER_BYTES        (16ull << 20)
+#define BUFFER_MIN          256
+#define BUFFER_MAX          8192
 #define DEFAULT_QD          32
 #define DEFAULT_PREFETCH    (32ull << 20)
 #define FD_CACHE            64
@@ -68,10 +71,9 @@ struct fjob {
 	const char *src;          /* compressed frame inside that buffer */
 	int decode_rc;
 	struct sc_buf raw;        /* decoded frame */
-	/* emit cursor */
-	size_t pos;               /* offset of the next record in raw */
+	uint32_t *ends;           /* [records in the frame] offset of each record's '\n' */
+	uint32_t ends_cap;
 	uint32_t taken;           /* items delivered */
-	uint32_t skip;            /* records before first_index still to skip */
 };
 
 struct fd_entry {
@@ -273,6 +275,34 @@ static void worker_fini(void *ctx)
 	sc_frame_decoder_free(ctx);
 }
 
+/*
+ * Find where each of the frame's `records` records ends (its '\n'), so
+ * the emit step indexes records instead of searching. SC_ECORRUPT unless
+ * the frame holds exactly that many newline-terminated records.
+ */
+static int split_records(struct fjob *j, uint32_t records)
+{
+	const char *base = j->raw.data, *p = base, *end = base + j->raw.len;
+
+	if (records > j->ends_cap) {
+		void *n = realloc(j->ends, (size_t)records * sizeof(*j->ends));
+
+		if (!n)
+			return -ENOMEM;
+		j->ends = n;
+		j->ends_cap = records;
+	}
+	for (uint32_t i = 0; i < records; i++) {
+		const char *nl = p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;
+
+		if (!nl)
+			return SC_ECORRUPT;
+		j->ends[i] = (uint32_t)(nl - base);
+		p = nl + 1;
+	}
+	return p == end ? 0 : SC_ECORRUPT;
+}
+
 static void decode_run(struct sc_job *job, void *ctx)
 {
 	struct fjob *j = (struct fjob *)job;
@@ -280,6 +310,8 @@ static void decode_run(struct sc_job *job, void *ctx)
 
 	j->decode_rc = sc_frame_decode(ctx, j->src, ix->csize[j->frame], ix->dsize[j->frame],
 				       ix->checksum[j->frame], &j->raw);
+	if (!j->decode_rc)
+		j->decode_rc = split_records(j, ix->records[j->frame]);
 }
 
 /* ---- fetch step ---- */
@@ -360,9 +392,7 @@ static int schedule(struct sc_reader *r)
 		j->count = (uint32_t)count;
 		j->first_input = r->next_input;
 		j->buf_idx = b;
-		j->pos = 0;
 		j->taken = 0;
-		j->skip = it.index;
 		j->decode_rc = 0;
 		off = r->ix[f->shard]->frame_offset[f->frame];
 		len = r->ix[f->shard]->csize[f->frame];
@@ -447,6 +477,10 @@ static int head_ready(struct sc_reader *r)
 		rc = sc_set_read_frame(r->set, j->shard, j->frame, &j->raw, msg, sizeof(msg));
 		if (rc)
 			return rfail(r, rc, "%s", msg);
+		rc = split_records(j, r->ix[j->shard]->records[j->frame]);
+		if (rc)
+			return rfail(r, rc, "shard %u ('%s') frame %u: its records differ from its index",
+				     j->shard, r->m->shards[j->shard].name, j->frame);
 		r->st.failovers++;
 		r->st.frames_read++;
 		r->st.bytes_raw += j->raw.len;
@@ -473,22 +507,12 @@ static int next_item(struct sc_reader *r, const char **rec, size_t *len)
 	if (rc)
 		return rc;
 	j = &r->jobs[r->head % r->njobs];
-	for (;;) {
-		const char *p = j->raw.data + j->pos;
-		const char *nl = j->pos < j->raw.len ?
-				 memchr(p, '\n', j->raw.len - j->pos) : NULL;
+	{
+		uint32_t i = j->first_index + j->taken;
+		uint32_t start = i ? j->ends[i - 1] + 1 : 0;
 
-		if (!nl)
-			return rfail(r, SC_ECORRUPT, "shard %u frame %u: fewer records than its index says",
-				     j->shard, j->frame);
-		j->pos = (size_t)(nl - j->raw.data) + 1;
-		if (j->skip) {
-			j->skip--;
-			continue;
-		}
-		*rec = p;
-		*len = (size_t)(nl - p);
-		break;
+		*rec = j->raw.data + start;
+		*len = j->ends[i] - start;
 	}
 	if (++j->taken == j->count) {
 		/* done with this frame: its memory goes back to the budget; the
@@ -688,8 +712,6 @@ int sc_reader_open(const char *set_root, const struct sc_reader_opts *opts,
 	sc_buf_init(&r->out, SIZE_MAX / 2);
 	if (!r->o.window)
 		r->o.window = DEFAULT_WINDOW;
-	if (!r->o.buffer)
-		r->o.buffer = DEFAULT_BUFFER;
 	if (!r->o.threads)
 		r->o.threads = 1;
 	if (!r->o.queue_depth)
@@ -726,6 +748,17 @@ int sc_reader_open(const char *set_root, const struct sc_reader_opts *opts,
 			if (r->ix[s]->dsize[f] > max_dsize)
 				max_dsize = r->ix[s]->dsize[f];
 		}
+	}
+	if (!r->o.buffer) {
+		/* from the set's average record size, so the default buffer
+		 * holds about BUFFER_BYTES whatever the records look like; a
+		 * function of the manifest, so every rank picks the same */
+		uint64_t avg = r->m->stats.records_kept ?
+			       r->m->stats.bytes_kept / r->m->stats.records_kept : 1;
+		uint64_t slots = BUFFER_BYTES / (avg ? avg : 1);
+
+		r->o.buffer = (uint32_t)(slots < BUFFER_MIN ? BUFFER_MIN :
+					 slots > BUFFER_MAX ? BUFFER_MAX : slots);
 	}
 	os.nshards = (uint32_t)r->m->nshards;
 	os.nframes = nframes;
@@ -964,8 +997,10 @@ void sc_reader_close(struct sc_reader *r)
 	 * decodes in flight finish before the jobs go (sc_workq_free) */
 	sc_aio_close(r->aio);
 	sc_workq_free(r->q);
-	for (uint32_t i = 0; r->jobs && i < r->njobs; i++)
+	for (uint32_t i = 0; r->jobs && i < r->njobs; i++) {
 		sc_buf_release(&r->jobs[i].raw);
+		free(r->jobs[i].ends);
+	}
 	free(r->jobs);
 	for (uint32_t k = 0; r->slot && k < r->nslots; k++)
 		sc_buf_release(&r->slot[k]);
