@@ -917,6 +917,12 @@ int sc_reader_next(struct sc_reader *r, uint32_t max_records, size_t max_bytes,
 			rc = next_item(r, &rec, &len);
 			if (rc)
 				break;
+			/* a slot keeps its memory for the next record unless that is
+			 * much smaller: else every slot would grow to the largest
+			 * record it ever held and memory would follow the largest
+			 * records, not the buffer's contents (at most 2x now) */
+			if (r->slot[s].cap > 2 * len + 4096)
+				sc_buf_release(&r->slot[s]);
 			r->slot[s].len = 0;
 			rc = sc_buf_append(&r->slot[s], rec, len);
 			if (rc) {
@@ -942,6 +948,7 @@ int sc_reader_next(struct sc_reader *r, uint32_t max_records, size_t max_bytes,
 			r->slot[k] = r->slot[r->sb.last];
 			r->slot[r->sb.last] = t;
 		}
+
 		count++;
 		r->emitted++;
 	}
