@@ -8,7 +8,9 @@
  *     Shuffled: the shards permuted by (seed, epoch); a window of `window`
  *     open shards, each next frame taken from an open shard chosen at
  *     random, an exhausted shard replaced by the next of the permutation.
- *     Shards with no frames are skipped (they take no window slot).
+ *     "At random" is uniform over the open shards (not weighted by the
+ *     frames they have left); shards with no frames are skipped (they
+ *     take no window slot). Exact procedure: docs/SHUFFLE.md.
  *  2. Global positions: the records of that frame sequence numbered
  *     0..N-1 in order (a frame's records in file order).
  *  3. Rank range: rank r of `world` owns positions
@@ -54,9 +56,10 @@
 #define SC_ORDER_VERSION 1
 
 /*
- * Defaults for sc_order_opts.window and .buffer, chosen by measurement
- * (docs/SHUFFLE.md, tools/shuffle-quality.c). The buffer holds decoded
- * records: slots x mean record size per (rank, worker), 64 MiB at 4 KiB.
+ * The reader's default window, and the most slots its default buffer
+ * takes (it sizes the buffer by bytes: docs/SHUFFLE.md "Defaults"), chosen
+ * by measurement (tools/shuffle-quality.c). The buffer holds decoded
+ * records: slots x mean record size per (rank, worker).
  */
 #define SC_ORDER_WINDOW_DEFAULT 256
 #define SC_ORDER_BUFFER_DEFAULT 16384
