@@ -43,14 +43,13 @@
 #include "shard.h"
 #include "workq.h"
 
-#define DEFAULT_WINDOW      16
 /* default shuffle buffer: about this many bytes of records, in slots */
-#define BUFFER_BYTES        (16ull << 20)
+#define BUFFER_BYTES        (32ull << 20)
 #define BUFFER_MIN          256
-#define BUFFER_MAX          8192
+#define BUFFER_MAX          SC_ORDER_BUFFER_DEFAULT
 #define DEFAULT_QD          32
 #define DEFAULT_PREFETCH    (32ull << 20)
-#define FD_CACHE            64
+#define FD_CACHE            128 /* open replicas kept (LRU) */
 #define MSG_MAX             (SC_PATH_MAX + 1024)
 #define STATE_MAGIC         0x53524353u /* "SCRS" */
 #define STATE_VERSION       1u
@@ -711,7 +710,7 @@ int sc_reader_open(const char *set_root, const struct sc_reader_opts *opts,
 		r->fdc[i].fd = -1;
 	sc_buf_init(&r->out, SIZE_MAX / 2);
 	if (!r->o.window)
-		r->o.window = DEFAULT_WINDOW;
+		r->o.window = SC_ORDER_WINDOW_DEFAULT;
 	if (!r->o.threads)
 		r->o.threads = 1;
 	if (!r->o.queue_depth)
@@ -1000,10 +999,11 @@ void sc_reader_close(struct sc_reader *r)
 {
 	if (!r)
 		return;
-	/* reads in flight finish before their buffers go (sc_aio_close);
-	 * decodes in flight finish before the jobs go (sc_workq_free) */
-	sc_aio_close(r->aio);
+	/* decodes queued or running read the pool buffers: they finish
+	 * first (sc_workq_free); then reads in flight finish before the
+	 * buffers go (sc_aio_close) */
 	sc_workq_free(r->q);
+	sc_aio_close(r->aio);
 	for (uint32_t i = 0; r->jobs && i < r->njobs; i++) {
 		sc_buf_release(&r->jobs[i].raw);
 		free(r->jobs[i].ends);
