@@ -74,8 +74,10 @@ fail=0 pass=0 skip=0
 part() { # part NAME INTERPRETER MODULE
 	name=$1 py=$2 mod=$3
 	start=$(date +%s)
-	(cd "$here" && "$py" -m unittest -v "$mod") >"$tmp/$name.log" 2>&1
+	# a hang must fail the run, never stall CI
+	(cd "$here" && timeout 600 "$py" -m unittest -v "$mod") >"$tmp/$name.log" 2>&1
 	rc=$?
+	[ $rc -ne 124 ] || echo "(timed out after 600 s)" >>"$tmp/$name.log"
 	secs=$(( $(date +%s) - start ))
 	if [ $rc -eq 0 ]; then
 		pass=$((pass + 1))
@@ -95,6 +97,14 @@ part reader "$PYTHON" test_reader
 if ! command -v "$TORCH_PYTHON" >/dev/null 2>&1; then
 	skip=$((skip + 1))
 	echo "SKIP  python torch: $TORCH_PYTHON not found (set TORCH_PYTHON; Debian: apt-get install python3-torch) [77]"
+elif [ -n "$asan" ]; then
+	# DataLoader workers are fork()ed from a process with running threads;
+	# under the ASan runtime such a child can block forever on an
+	# allocator lock held by a thread that does not exist in it (seen:
+	# __sanitizer::SizeClassAllocator64 ReturnToAllocator). The reader
+	# itself is covered under ASan by the reader part.
+	skip=$((skip + 1))
+	echo "SKIP  python torch: not under ASan (fork of a threaded process deadlocks in the ASan allocator) [77]"
 elif ! why=$("$TORCH_PYTHON" -c 'import torch' 2>&1); then
 	skip=$((skip + 1))
 	echo "SKIP  python torch: $TORCH_PYTHON cannot import torch: $(echo "$why" | tail -n 1) (Debian: apt-get install python3-torch) [77]"
