@@ -183,6 +183,22 @@ static uint32_t ring_owned(const struct sc_aio *a)
 }
 
 /*
+ * 1 when an io_uring_enter result is worth retrying: EINTR always, EAGAIN
+ * and EBUSY (kernel short of memory, or the CQ ring full) a bounded number
+ * of times with a yield in between.
+ */
+static int retry_transient(int rc, int *busy)
+{
+	if (rc == -EINTR)
+		return 1;
+	if ((rc == -EAGAIN || rc == -EBUSY) && ++*busy < AIO_BUSY_TRIES) {
+		sched_yield();
+		return 1;
+	}
+	return 0;
+}
+
+/*
  * One io_uring_submit (or submit_and_wait for 1 when wait): the number
  * taken by the kernel, or -errno. EINTR is retried; EAGAIN/EBUSY (the
  * kernel short of request memory) a bounded number of times, yielding.
@@ -202,13 +218,8 @@ static int ring_submit(struct sc_aio *a, int wait)
 			  : io_uring_submit(&a->ring);
 		if (rc >= 0)
 			return rc;
-		if (rc == -EINTR)
-			continue;
-		if ((rc == -EAGAIN || rc == -EBUSY) && ++busy < AIO_BUSY_TRIES) {
-			sched_yield();
-			continue;
-		}
-		return rc;
+		if (!retry_transient(rc, &busy))
+			return rc;
 	}
 }
 
@@ -228,13 +239,8 @@ static int ring_wait(struct sc_aio *a)
 
 		if (rc >= 0)
 			return 0;
-		if (rc == -EINTR)
-			continue;
-		if ((rc == -EAGAIN || rc == -EBUSY) && ++busy < AIO_BUSY_TRIES) {
-			sched_yield();
-			continue;
-		}
-		return rc;
+		if (!retry_transient(rc, &busy))
+			return rc;
 	}
 }
 
