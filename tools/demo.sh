@@ -22,4 +22,13 @@ echo
 echo "==> shardctl cat $out | head -n 2"
 build/shardctl cat "$out" | head -n 2 | cut -c 1-160
 echo
+echo "==> records per rank of 2, shuffled (seed 1): equal counts, together the whole set"
+for r in 0 1; do
+	printf 'rank %s: %s records\n' $r \
+		"$(build/shardctl cat "$out" --shuffle --seed 1 --rank $r --world 2 | wc -l)"
+done
+echo
+echo "==> shardctl bench-read $out"
+build/shardctl bench-read "$out"
+echo
 echo "rejected records are listed in build/demo.rejects.jsonl"
