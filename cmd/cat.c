@@ -26,8 +26,10 @@ static const char cat_usage[] =
 static void usage(FILE *f)
 {
 	fprintf(f, "%s%s", cat_usage, cmd_read_opts_help);
-	fprintf(f, "Exit status: 0 all records printed, 1 a frame could not be read from any\n"
-		   "replica (the error names it), 2 usage error.\n");
+	fprintf(f, "Exit status: 0 all records printed; 1 the set could not be opened, a frame\n"
+		   "could not be read from any replica (the error names it), a damaged resume\n"
+		   "state, or output failed; 2 usage error (bad option values, a resume state\n"
+		   "taken with other options).\n");
 }
 
 /* Write out [p, p+n) with newlines after each record of the batch. */

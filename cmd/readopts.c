@@ -170,7 +170,11 @@ int cmd_read_open(const char *set, struct cmd_read_opts *ro, struct sc_reader **
 	ro->o.warn = on_warning;
 	rc = sc_reader_open(set, &ro->o, out, err, sizeof(err));
 	if (rc) {
-		cmd_error("set '%s': %s", set, err);
+		/* errors opening the set itself already name it */
+		if (!strncmp(err, "set '", 5))
+			cmd_error("%s", err);
+		else
+			cmd_error("set '%s': %s", set, err);
 		return rc == SC_EUSAGE ? EXIT_USAGE : EXIT_FAIL;
 	}
 	return EXIT_OK;

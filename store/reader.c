@@ -405,8 +405,10 @@ static int schedule(struct sc_reader *r)
 		rc = shard_fd(r, j->shard, j->replica, &fd);
 		if (rc) {
 			/* this replica cannot be opened: the emit step fetches the
-			 * frame through the failover path */
+			 * frame through the failover path, and the shard's later
+			 * frames are read from its next replica */
 			warn(r, r->err);
+			r->pref[j->shard] = (j->replica + 1) % r->m->shards[j->shard].nreplicas;
 			j->state = JOB_FAILED;
 			j->buf_idx = -1;
 		} else {
@@ -550,13 +552,13 @@ static void state_key(const struct sc_reader *r, unsigned char *p)
 	sc_put_le32(p + ST_VERSION, STATE_VERSION);
 	memcpy(p + ST_SET_ID, r->m->set_id, 32);
 	sc_put_le64(p + ST_GENERATION, r->m->generation);
-	sc_put_le64(p + ST_SEED, o->seed);
-	sc_put_le64(p + ST_EPOCH, o->epoch);
+	/* seed, epoch, window and buffer shape only shuffled orders */
+	sc_put_le64(p + ST_SEED, o->shuffle ? o->seed : 0);
+	sc_put_le64(p + ST_EPOCH, o->shuffle ? o->epoch : 0);
 	sc_put_le32(p + ST_RANK, o->rank);
 	sc_put_le32(p + ST_WORLD, o->world);
 	sc_put_le32(p + ST_WORKER, o->worker);
 	sc_put_le32(p + ST_WORKERS, o->workers);
-	/* window and buffer shape only shuffled orders */
 	sc_put_le32(p + ST_WINDOW, o->shuffle ? o->window : 0);
 	sc_put_le32(p + ST_BUFFER, o->shuffle ? o->buffer : 0);
 	p[ST_SHUFFLE] = (unsigned char)(o->shuffle ? 1 : 0);
