@@ -102,22 +102,19 @@ asan ubsan:
 		EXTRA_CFLAGS="$(SAN_FLAGS_$@)" test
 
 # `make install PREFIX=/opt/x`: binary, libraries, the public header and a
-# pkg-config file (pkg-config --cflags --libs shardctl)
-$(BUILD)/shardctl.pc: Makefile
-	@mkdir -p $(dir $@)
-	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' \
-		'includedir=$${prefix}/include' '' 'Name: shardctl' \
-		'Description: read shardctl shard sets (shuffled, partitioned, resumable)' \
-		'Version: $(VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lshardctl' \
-		'Libs.private: $(LIBS)' > $@
-
-install: all $(BUILD)/shardctl.pc
+# pkg-config file (pkg-config --cflags --libs shardctl), written for this
+# PREFIX at install time
+install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
 		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/shardctl
 	install -m 644 $(STATIC) $(SHARED) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 include/shardctl.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(BUILD)/shardctl.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' \
+		'includedir=$${prefix}/include' '' 'Name: shardctl' \
+		'Description: read shardctl shard sets (shuffled, partitioned, resumable)' \
+		'Version: $(VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lshardctl' \
+		'Libs.private: $(LIBS)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/shardctl.pc
 
 clean:
 	rm -rf build build-asan build-ubsan
