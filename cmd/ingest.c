@@ -30,7 +30,13 @@ static const char ingest_usage[] =
 "  --record-per-file      with --format text: each file is one record\n"
 "  --normalize SPEC       default | none | comma list of rules, '-' disables:\n"
 "                         newlines,bom,control,nfc,trim (e.g. default,-trim)\n"
-"  --dedup exact|none     exact-duplicate removal (default exact)\n"
+"  --dedup exact|near|none  exact-duplicate removal (default exact); near:\n"
+"                         exact first, then near duplicates (MinHash-LSH)\n"
+"  --near-threshold X     near: remove at estimated similarity >= X (0.8)\n"
+"  --ngram N              near: words per shingle (default 5)\n"
+"  --bands N, --rows N    near: LSH bands and minhashes per band (14, 8)\n"
+"  --near-report FILE     near: write each removal (removed, kept, similarity)\n"
+"  --explain-near         print the near-dup detection curve and exit\n"
 "  --max-record-size SIZE longer records are rejected (default 8M)\n"
 "  --frame-size SIZE      raw bytes per zstd frame (default 2M)\n"
 "  --shard-size SIZE      raw bytes per shard (default 256M)\n"
@@ -88,7 +94,8 @@ enum {
 	OPT_OUT = 256, OPT_NODE, OPT_REPLICAS, OPT_FORMAT, OPT_TEXT_FIELD,
 	OPT_RECORD_PER_FILE, OPT_NORMALIZE, OPT_DEDUP, OPT_MAX_RECORD,
 	OPT_FRAME_SIZE, OPT_SHARD_SIZE, OPT_LEVEL, OPT_THREADS, OPT_STRICT,
-	OPT_REJECTS, OPT_SHOW_REJECTS, OPT_QUIET,
+	OPT_REJECTS, OPT_SHOW_REJECTS, OPT_QUIET, OPT_NEAR_THRESHOLD, OPT_NGRAM,
+	OPT_BANDS, OPT_ROWS, OPT_NEAR_REPORT, OPT_EXPLAIN_NEAR,
 };
 
 static const struct option ingest_options[] = {
@@ -109,11 +116,17 @@ static const struct option ingest_options[] = {
 	{ "rejects", required_argument, NULL, OPT_REJECTS },
 	{ "show-rejects", required_argument, NULL, OPT_SHOW_REJECTS },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ "near-threshold", required_argument, NULL, OPT_NEAR_THRESHOLD },
+	{ "ngram", required_argument, NULL, OPT_NGRAM },
+	{ "bands", required_argument, NULL, OPT_BANDS },
+	{ "rows", required_argument, NULL, OPT_ROWS },
+	{ "near-report", required_argument, NULL, OPT_NEAR_REPORT },
+	{ "explain-near", no_argument, NULL, OPT_EXPLAIN_NEAR },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
-static void print_summary(const struct sc_stats *st, const char *out)
+static void print_summary(const struct sc_stats *st, const char *out, int near)
 {
 	char in[32], kept[32], stored[32];
 	double ratio = st->bytes_stored ? (double)st->bytes_kept / (double)st->bytes_stored : 0;
@@ -129,6 +142,11 @@ static void print_summary(const struct sc_stats *st, const char *out)
 		out, st->records_in, st->records_kept, st->duplicates, st->records_rejected,
 		in, kept, stored, ratio, st->shards, st->elapsed_s,
 		st->elapsed_s > 0 ? (double)st->bytes_in / 1e6 / st->elapsed_s : 0);
+	if (near)
+		fprintf(stderr, "shardctl: %" PRIu64 " near duplicates in %" PRIu64 " clusters "
+			"(largest %" PRIu64 "), LSH index peak %" PRIu64 " bytes\n",
+			st->near_duplicates, st->near_clusters, st->near_largest_cluster,
+			st->lsh_index_bytes);
 	if (st->input_errors)
 		fprintf(stderr, "shardctl: %" PRIu64 " input file(s) could not be read "
 			"completely (see messages above)\n", st->input_errors);
@@ -141,7 +159,9 @@ int cmd_ingest(int argc, char **argv)
 		.dedup = SC_DEDUP_EXACT, .max_record_size = SC_RECORD_SIZE_DEFAULT,
 		.frame_size = SC_FRAME_SIZE_DEFAULT, .shard_size = SC_SHARD_SIZE_DEFAULT,
 		.zstd_level = SC_ZSTD_LEVEL_DEFAULT, .replicas = 1, .show_rejects = 10,
+		.near_threshold = SC_NEAR_THRESHOLD_DEFAULT,
 	};
+	int explain = 0;
 	struct ui ui = { .tty = isatty(2) };
 	char *node_paths[SC_NODES_MAX];
 	uint32_t node_weights[SC_NODES_MAX];
@@ -154,6 +174,7 @@ int cmd_ingest(int argc, char **argv)
 	int c, rc, status = EXIT_USAGE;
 
 	o.threads = cores < 1 ? 1 : cores > SC_THREADS_MAX ? SC_THREADS_MAX : (unsigned)cores;
+	sc_near_params_default(&o.near);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", ingest_options, NULL)) != -1) {
 		switch (c) {
@@ -201,10 +222,12 @@ int cmd_ingest(int argc, char **argv)
 		case OPT_DEDUP:
 			if (!strcmp(optarg, "exact")) {
 				o.dedup = SC_DEDUP_EXACT;
+			} else if (!strcmp(optarg, "near")) {
+				o.dedup = SC_DEDUP_NEAR;
 			} else if (!strcmp(optarg, "none")) {
 				o.dedup = SC_DEDUP_NONE;
 			} else {
-				cmd_error("--dedup must be exact or none");
+				cmd_error("--dedup must be exact, near or none");
 				goto out;
 			}
 			break;
@@ -246,6 +269,38 @@ int cmd_ingest(int argc, char **argv)
 			o.show_rejects = (unsigned)v;
 			break;
 		case OPT_QUIET: ui.quiet = 1; break;
+		case OPT_NEAR_THRESHOLD: {
+			char *end;
+			double x = strtod(optarg, &end);
+
+			if (end == optarg || *end || !(x >= 0.0 && x <= 1.0)) {
+				cmd_error("--near-threshold must be a number in 0..1");
+				goto out;
+			}
+			o.near_threshold = x;
+			break;
+		}
+		case OPT_NGRAM:
+		case OPT_BANDS:
+		case OPT_ROWS: {
+			unsigned hi = c == OPT_NGRAM ? SC_NEAR_NGRAM_MAX :
+				      c == OPT_BANDS ? SC_NEAR_BANDS_MAX : SC_NEAR_ROWS_MAX;
+
+			if (cmd_parse_uint(optarg, 1, hi, &v)) {
+				cmd_error("--%s must be 1..%u", c == OPT_NGRAM ? "ngram" :
+					  c == OPT_BANDS ? "bands" : "rows", hi);
+				goto out;
+			}
+			if (c == OPT_NGRAM)
+				o.near.ngram = (unsigned)v;
+			else if (c == OPT_BANDS)
+				o.near.bands = (unsigned)v;
+			else
+				o.near.rows = (unsigned)v;
+			break;
+		}
+		case OPT_NEAR_REPORT: o.near_report_path = optarg; break;
+		case OPT_EXPLAIN_NEAR: explain = 1; break;
 		case 'h':
 			fputs(ingest_usage, stdout);
 			status = EXIT_OK;
@@ -254,6 +309,14 @@ int cmd_ingest(int argc, char **argv)
 			fputs(ingest_usage, stderr);
 			goto out;
 		}
+	}
+	if (o.near.bands * o.near.rows > SC_NEAR_HASHES_MAX) {
+		cmd_error("--bands x --rows must be at most %d", SC_NEAR_HASHES_MAX);
+		goto out;
+	}
+	if (explain) {
+		status = sc_near_print_curve(stdout, &o.near, o.near_threshold) ? EXIT_FAIL : EXIT_OK;
+		goto out;
 	}
 	if (!o.out) {
 		cmd_error("ingest: --out SET is required");
@@ -296,7 +359,7 @@ int cmd_ingest(int argc, char **argv)
 		goto out;
 	}
 	if (!ui.quiet)
-		print_summary(&st, o.out);
+		print_summary(&st, o.out, o.dedup == SC_DEDUP_NEAR);
 	status = st.input_errors ? EXIT_PARTIAL : EXIT_OK;
 out:
 	for (uint32_t i = 0; i < nnodes; i++)

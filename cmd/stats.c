@@ -159,6 +159,15 @@ static int print_human(const char *root, const struct sc_manifest *m,
 	printf("  kept         %" PRIu64 "  (%s)\n", st->records_kept, p);
 	pct(p, sizeof(p), st->duplicates, st->records_in);
 	printf("  duplicates   %" PRIu64 "  (%s)\n", st->duplicates, p);
+	if (!strcmp(c->dedup, "near")) {
+		pct(p, sizeof(p), st->near_duplicates, st->records_in);
+		printf("  near dups    %" PRIu64 "  (%s) in %" PRIu64 " clusters, largest %" PRIu64
+		       " records\n", st->near_duplicates, p, st->near_clusters,
+		       st->near_largest_cluster);
+		printf("    near-dup   %u-word shingles, %u bands x %u rows, threshold %.3f "
+		       "(near v%u), LSH index peak %" PRIu64 " B\n", c->near_ngram, c->near_bands,
+		       c->near_rows, c->near_threshold, c->near_version, st->lsh_index_bytes);
+	}
 	pct(p, sizeof(p), st->records_rejected, st->records_in);
 	printf("  rejected     %" PRIu64 "  (%s)\n", st->records_rejected, p);
 	for (int r = 1; r < SC_REJECT__COUNT; r++)
@@ -280,7 +289,15 @@ static void print_json(const char *root, const struct sc_manifest *m,
 	for (int r = 1; r < SC_REJECT__COUNT; r++)
 		printf("%s\"%s\": %" PRIu64, r > 1 ? ", " : "",
 		       sc_reject_name((enum sc_reject)r), st->rejected[r]);
-	printf("}},\n \"bytes\": {\"in_disk\": %" PRIu64 ", \"in\": %" PRIu64
+	printf("}},\n");
+	if (!strcmp(c->dedup, "near"))
+		printf(" \"near\": {\"near_duplicates\": %" PRIu64 ", \"near_clusters\": %" PRIu64
+		       ", \"near_largest_cluster\": %" PRIu64 ", \"lsh_index_bytes\": %" PRIu64
+		       ", \"ngram\": %u, \"bands\": %u, \"rows\": %u, \"threshold\": %.6f"
+		       ", \"near_version\": %u},\n", st->near_duplicates, st->near_clusters,
+		       st->near_largest_cluster, st->lsh_index_bytes, c->near_ngram, c->near_bands,
+		       c->near_rows, c->near_threshold, c->near_version);
+	printf(" \"bytes\": {\"in_disk\": %" PRIu64 ", \"in\": %" PRIu64
 	       ", \"text_in\": %" PRIu64 ", \"text_kept\": %" PRIu64 ", \"normalized\": %" PRIu64
 	       ", \"stored\": %" PRIu64 ", \"stored_all_replicas\": %" PRIu64
 	       ", \"dedup_index_peak\": %" PRIu64 "},\n",

@@ -22,6 +22,7 @@
 #include "fingerprint.h"
 #include "input.h"
 #include "json.h"
+#include "lsh.h"
 #include "manifest.h"
 #include "normalize.h"
 #include "set.h"
@@ -43,9 +44,17 @@ struct rec_result {
 	uint64_t text_in;      /* decoded text bytes before normalization */
 	uint64_t text_out;     /* after */
 	struct sc_fp fp;       /* dedup fingerprint */
+	uint8_t has_sig;       /* 1: near-dup signature in the job's sigs */
 };
 
 struct ingest;
+
+/* Where a kept LSH document came from, for --near-report. */
+struct near_ref {
+	uint64_t record;            /* its position in the set (0-based) */
+	uint64_t line;              /* input line */
+	uint32_t file;              /* input file index */
+};
 
 struct parse_job {
 	struct sc_job job;          /* must be first */
@@ -54,6 +63,7 @@ struct parse_job {
 	struct rec_result *res;     /* [batch.nrecs] */
 	size_t res_cap;
 	struct sc_buf out;          /* stored bytes of accepted records */
+	uint8_t *sigs;              /* [res_cap * psize] packed near-dup signatures */
 	int rc;                     /* resource failure, 0 otherwise */
 };
 
@@ -71,6 +81,8 @@ struct worker_ctx {
 	struct sc_buf text;            /* decoded text value */
 	struct sc_buf norm;            /* normalized text */
 	struct sc_buf key;             /* dedup key scratch */
+	struct sc_buf nearbuf;         /* near-dup normalization scratch */
+	uint64_t mins[SC_NEAR_HASHES_MAX]; /* full near-dup signature */
 	int level;
 };
 
@@ -82,6 +94,11 @@ struct ingest {
 	struct sc_input *in;
 	struct sc_workq *q;
 	struct sc_dedup *dedup;
+	struct sc_lsh *lsh;             /* near-dup index (SC_DEDUP_NEAR) */
+	size_t psize;                   /* bytes of a packed near-dup signature */
+	FILE *near_report;              /* --near-report, or NULL */
+	struct near_ref *refs;          /* [nrefs_cap] per LSH document, with a report */
+	size_t nrefs_cap;
 	struct sc_set_writer *writer;
 	FILE *rejects;
 	unsigned shown;                 /* rejects printed so far */
@@ -148,6 +165,7 @@ static int worker_init(void *arg, void **ctx)
 	sc_buf_init(&w->text, cap);
 	sc_buf_init(&w->norm, cap);
 	sc_buf_init(&w->key, cap);
+	sc_buf_init(&w->nearbuf, cap);
 	w->level = g->o->zstd_level;
 	rc = sc_frame_encoder_new(w->level, &w->enc);
 	if (rc) {
@@ -168,6 +186,7 @@ static void worker_fini(void *ctx)
 	sc_buf_release(&w->text);
 	sc_buf_release(&w->norm);
 	sc_buf_release(&w->key);
+	sc_buf_release(&w->nearbuf);
 	free(w);
 }
 
@@ -192,7 +211,7 @@ static void reject(struct rec_result *r, enum sc_reject why, uint64_t off,
 /* One record: verdict, fingerprint and stored bytes appended to out. */
 static int parse_record(const struct ingest *g, struct worker_ctx *w,
 			const char *line, const struct sc_rec_ref *ref,
-			struct rec_result *r, struct sc_buf *out)
+			struct rec_result *r, struct sc_buf *out, uint8_t *sig)
 {
 	const struct sc_ingest_opts *o = g->o;
 	const char *text;
@@ -256,6 +275,17 @@ static int parse_record(const struct ingest *g, struct worker_ctx *w,
 		if (rc)
 			return rc;
 	}
+	if (o->dedup == SC_DEDUP_NEAR) {
+		rc = sc_fingerprint_text(text, tlen, &w->key, &r->fp);
+		if (!rc)
+			rc = sc_near_signature(&o->near, text, tlen, &w->nearbuf, w->mins);
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
+			sc_near_pack(w->mins, o->near.bands * o->near.rows, sig);
+			r->has_sig = 1;
+		}
+	}
 	r->status = REC_OK;
 	if (!o->format_text && !changed) {
 		/* the common case: the line is stored as it is, no copy here */
@@ -302,11 +332,20 @@ static void parse_run(struct sc_job *job, void *ctx)
 			return;
 		}
 		p->res = n;
+		if (p->ing->psize) {
+			n = realloc(p->sigs, b->nrecs * p->ing->psize);
+			if (!n) {
+				p->rc = -ENOMEM;
+				return;
+			}
+			p->sigs = n;
+		}
 		p->res_cap = b->nrecs;
 	}
 	for (size_t i = 0; i < b->nrecs && !p->rc; i++)
 		p->rc = parse_record(p->ing, ctx, b->data.data + b->recs[i].off,
-				     &b->recs[i], &p->res[i], &p->out);
+				     &b->recs[i], &p->res[i], &p->out,
+				     p->sigs ? p->sigs + i * p->ing->psize : NULL);
 }
 
 static void compress_run(struct sc_job *job, void *ctx)
@@ -461,6 +500,69 @@ static void write_reject(struct ingest *g, const char *file, uint64_t line,
 	sc_buf_release(&b);
 }
 
+#define NEAR_REPORT_HEAD "{\"removed\":{\"file\":"
+#define NEAR_REPORT_KEPT "\"kept\":{\"file\":"
+
+/*
+ * Near-dup check of a record that passed exact dedup: 1 when it is a near
+ * duplicate of a kept record (counted, reported), 0 when it is kept (and
+ * then inserted, so only kept records are ever references), or negative.
+ */
+static int near_check(struct ingest *g, const uint8_t *sig, const struct sc_rec_ref *ref)
+{
+	uint32_t doc;
+	double sim;
+	int64_t d;
+	int rc;
+
+	rc = sc_lsh_query(g->lsh, sig, g->o->near_threshold, &doc, &sim);
+	if (rc == 1) {
+		rc = sc_lsh_note_removed(g->lsh, doc);
+		if (rc)
+			return fail(g, rc, "near-dup index: %s", sc_strerror(rc));
+		if (g->near_report) {
+			const struct near_ref *k = &g->refs[doc];
+			struct sc_buf b;
+			const char *rf = sc_input_file_name(g->in, ref->file);
+			const char *kf = sc_input_file_name(g->in, k->file);
+
+			sc_buf_init(&b, SC_PATH_MAX * 16);
+			if (!sc_buf_append(&b, NEAR_REPORT_HEAD, sizeof(NEAR_REPORT_HEAD) - 1) &&
+			    !sc_json_escape(&b, rf, strlen(rf))) {
+				size_t rlen = b.len;
+
+				if (!sc_buf_append(&b, NEAR_REPORT_KEPT, sizeof(NEAR_REPORT_KEPT) - 1) &&
+				    !sc_json_escape(&b, kf, strlen(kf)))
+					fprintf(g->near_report, "%.*s,\"line\":%" PRIu64 "},%.*s,"
+						"\"line\":%" PRIu64 ",\"record\":%" PRIu64 "},"
+						"\"similarity\":%.4f}\n", (int)rlen, b.data, ref->line,
+						(int)(b.len - rlen), b.data + rlen, k->line, k->record,
+						sim);
+			}
+			sc_buf_release(&b);
+		}
+		return 1;
+	}
+	d = sc_lsh_insert(g->lsh, sig);
+	if (d < 0)
+		return fail(g, (int)d, "near-dup index: %s", sc_strerror((int)d));
+	if (g->near_report) {
+		if ((size_t)d >= g->nrefs_cap) {
+			size_t ncap = g->nrefs_cap ? g->nrefs_cap * 2 : 1024;
+			void *n = realloc(g->refs, ncap * sizeof(*g->refs));
+
+			if (!n)
+				return fail(g, -ENOMEM, "near-dup report: out of memory");
+			g->refs = n;
+			g->nrefs_cap = ncap;
+		}
+		g->refs[d].record = g->st->records_kept;
+		g->refs[d].line = ref->line;
+		g->refs[d].file = ref->file;
+	}
+	return 0;
+}
+
 /* Consume one parse job's results in order. */
 static int consume(struct ingest *g, struct parse_job *p)
 {
@@ -504,6 +606,15 @@ static int consume(struct ingest *g, struct parse_job *p)
 				continue;
 			}
 		}
+		if (g->lsh && r->has_sig) {
+			rc = near_check(g, p->sigs + i * g->psize, ref);
+			if (rc < 0)
+				return rc;
+			if (rc == 1) {
+				st->near_duplicates++;
+				continue;
+			}
+		}
 		st->records_kept++;
 		st->bytes_text_kept += r->text_out;
 		st->bytes_kept += r->out_len;
@@ -544,6 +655,14 @@ static int check_opts(struct ingest *g)
 		return fail(g, SC_EUSAGE, "--threads must be 1..%d", SC_THREADS_MAX);
 	if (o->zstd_level < 1 || o->zstd_level > 19)
 		return fail(g, SC_EUSAGE, "--level must be 1..19");
+	if (o->dedup == SC_DEDUP_NEAR && sc_near_params_check(&o->near))
+		return fail(g, SC_EUSAGE, "--ngram must be 1..%d, --bands 1..%d, --rows 1..%d, "
+			    "and bands x rows at most %d", SC_NEAR_NGRAM_MAX, SC_NEAR_BANDS_MAX,
+			    SC_NEAR_ROWS_MAX, SC_NEAR_HASHES_MAX);
+	if (o->dedup == SC_DEDUP_NEAR && !(o->near_threshold >= 0.0 && o->near_threshold <= 1.0))
+		return fail(g, SC_EUSAGE, "--near-threshold must be 0..1");
+	if (o->near_report_path && o->dedup != SC_DEDUP_NEAR)
+		return fail(g, SC_EUSAGE, "--near-report needs --dedup near");
 	return 0;
 }
 
@@ -553,6 +672,7 @@ static void free_rings(struct ingest *g)
 		sc_batch_release(&g->pj[i].batch);
 		sc_buf_release(&g->pj[i].out);
 		free(g->pj[i].res);
+		free(g->pj[i].sigs);
 	}
 	for (unsigned i = 0; g->cj && i < g->ncomp; i++) {
 		sc_buf_release(&g->cj[i].raw);
@@ -667,8 +787,22 @@ int sc_ingest_run(const struct sc_ingest_opts *o, struct sc_stats *st,
 			goto out;
 		}
 	}
-	if (o->dedup == SC_DEDUP_EXACT && (rc = sc_dedup_new(&g.dedup)))
+	if (o->dedup != SC_DEDUP_NONE && (rc = sc_dedup_new(&g.dedup)))
 		goto out;
+	if (o->dedup == SC_DEDUP_NEAR) {
+		rc = sc_lsh_new(o->near.bands, o->near.rows, &g.lsh);
+		if (rc)
+			goto out;
+		g.psize = sc_near_packed_size(o->near.bands * o->near.rows);
+	}
+	if (o->near_report_path) {
+		g.near_report = fopen(o->near_report_path, "w");
+		if (!g.near_report) {
+			rc = fail(&g, -errno, "near-dup report '%s': %s", o->near_report_path,
+				  strerror(errno));
+			goto out;
+		}
+	}
 	rc = alloc_rings(&g);
 	if (rc)
 		goto out;
@@ -689,6 +823,11 @@ int sc_ingest_run(const struct sc_ingest_opts *o, struct sc_stats *st,
 	st->input_errors = sc_input_error_count(g.in);
 	st->bytes_in_disk = sc_input_bytes_read(g.in);
 	st->dedup_index_bytes = g.dedup ? sc_dedup_peak_bytes(g.dedup) : 0;
+	if (g.lsh) {
+		st->near_clusters = sc_lsh_clusters(g.lsh);
+		st->near_largest_cluster = sc_lsh_largest_cluster(g.lsh);
+		st->lsh_index_bytes = sc_lsh_peak_bytes(g.lsh);
+	}
 	st->elapsed_s = elapsed(&g);
 	m.stats = *st;
 	snprintf(tool, sizeof(tool), "shardctl %s", SC_VERSION);
@@ -698,7 +837,15 @@ int sc_ingest_run(const struct sc_ingest_opts *o, struct sc_stats *st,
 	m.config.record_per_file = o->record_per_file;
 	m.config.normalize = o->normalize;
 	m.config.normalize_version = SC_NORM_VERSION;
-	m.config.dedup = o->dedup == SC_DEDUP_EXACT ? "exact" : "none";
+	m.config.dedup = o->dedup == SC_DEDUP_EXACT ? "exact" :
+			 o->dedup == SC_DEDUP_NEAR ? "near" : "none";
+	if (o->dedup == SC_DEDUP_NEAR) {
+		m.config.near_version = SC_NEAR_VERSION;
+		m.config.near_ngram = o->near.ngram;
+		m.config.near_bands = o->near.bands;
+		m.config.near_rows = o->near.rows;
+		m.config.near_threshold = o->near_threshold;
+	}
 	m.config.fingerprint_version = SC_FINGERPRINT_VERSION;
 	m.config.max_record_size = o->max_record_size;
 	m.config.frame_size = o->frame_size;
@@ -717,7 +864,11 @@ out:
 	sc_set_writer_abort(g.writer);
 	if (g.rejects && fclose(g.rejects) && !rc)
 		rc = fail(&g, -EIO, "rejects file '%s': write failed", o->rejects_path);
+	if (g.near_report && fclose(g.near_report) && !rc)
+		rc = fail(&g, -EIO, "near-dup report '%s': write failed", o->near_report_path);
 	sc_dedup_free(g.dedup);
+	sc_lsh_free(g.lsh);
+	free(g.refs);
 	free_rings(&g);
 	sc_input_close(g.in);
 	return rc;

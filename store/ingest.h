@@ -15,9 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "near.h"
 #include "stats.h"
 
-enum sc_dedup_mode { SC_DEDUP_NONE = 0, SC_DEDUP_EXACT = 1 };
+/* SC_DEDUP_NEAR: exact dedup first, then near-dup removal (store/lsh.h). */
+enum sc_dedup_mode { SC_DEDUP_NONE = 0, SC_DEDUP_EXACT = 1, SC_DEDUP_NEAR = 2 };
 
 struct sc_ingest_progress {
 	uint64_t bytes_read;    /* on-disk input bytes consumed */
@@ -44,6 +46,9 @@ struct sc_ingest_opts {
 	const char *text_field;           /* JSONL member holding the text */
 	unsigned normalize;               /* SC_NORM_* flags */
 	enum sc_dedup_mode dedup;
+	struct sc_near_params near;       /* SC_DEDUP_NEAR: shingles and bands */
+	double near_threshold;            /* SC_DEDUP_NEAR: remove at >= this similarity */
+	const char *near_report_path;     /* JSONL of near-dup removals, or NULL */
 	uint64_t max_record_size;
 	uint64_t frame_size;
 	uint64_t shard_size;

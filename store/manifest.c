@@ -24,6 +24,7 @@
 #include "digest.h"
 #include "file.h"
 #include "json.h"
+#include "near.h"
 #include "normalize.h"
 #include "utf8.h"
 
@@ -34,17 +35,27 @@
 struct stat_field {
 	const char *name; /* JSON member name */
 	size_t off;       /* offset of the uint64_t in struct sc_stats */
+	int near;         /* 1: written with dedup "near" only; missing reads as 0 */
 };
 
-#define SF(f) { #f, offsetof(struct sc_stats, f) }
+#define SF(f) { #f, offsetof(struct sc_stats, f), 0 }
+#define SFN(f) { #f, offsetof(struct sc_stats, f), 1 }
 static const struct stat_field stat_fields[] = {
 	SF(input_files), SF(input_errors), SF(bytes_in_disk), SF(bytes_in),
 	SF(lines_blank), SF(records_in), SF(records_rejected),
 	SF(records_normalized), SF(duplicates), SF(records_kept),
 	SF(bytes_text_in), SF(bytes_text_kept), SF(bytes_kept),
 	SF(bytes_stored), SF(dedup_index_bytes), SF(shards), SF(frames),
+	SFN(near_duplicates), SFN(near_clusters), SFN(near_largest_cluster),
+	SFN(lsh_index_bytes),
 };
 #undef SF
+#undef SFN
+
+static int is_near(const struct sc_manifest_config *c)
+{
+	return c->dedup && !strcmp(c->dedup, "near");
+}
 
 static uint64_t *stat_ptr(struct sc_stats *s, size_t i)
 {
@@ -114,6 +125,11 @@ int sc_manifest_write_json(const struct sc_manifest *m, struct sc_buf *out)
 		    norm, c->normalize_version);
 	rc |= emit_str(out, "dedup", c->dedup, ",\n");
 	rc |= emitf(out, "    \"fingerprint_version\": %u,\n", c->fingerprint_version);
+	if (is_near(c))
+		rc |= emitf(out, "    \"near_version\": %u,\n    \"near_ngram\": %u,\n"
+			    "    \"near_bands\": %u,\n    \"near_rows\": %u,\n"
+			    "    \"near_threshold\": %.6f,\n", c->near_version, c->near_ngram,
+			    c->near_bands, c->near_rows, c->near_threshold);
 	rc |= emitf(out, "    \"max_record_size\": %" PRIu64 ",\n    \"frame_size\": %" PRIu64
 		    ",\n    \"shard_size\": %" PRIu64 ",\n", c->max_record_size,
 		    c->frame_size, c->shard_size);
@@ -121,8 +137,9 @@ int sc_manifest_write_json(const struct sc_manifest *m, struct sc_buf *out)
 		    c->zstd_level, c->replicas);
 	rc |= emitf(out, "  \"stats\": {\n");
 	for (size_t i = 0; i < SC_ARRAY_LEN(stat_fields); i++)
-		rc |= emitf(out, "    \"%s\": %" PRIu64 ",\n", stat_fields[i].name,
-			    *stat_ptr(&st, i));
+		if (!stat_fields[i].near || is_near(c))
+			rc |= emitf(out, "    \"%s\": %" PRIu64 ",\n", stat_fields[i].name,
+				    *stat_ptr(&st, i));
 	rc |= emitf(out, "    \"elapsed_s\": %.3f,\n    \"rejected\": {", st.elapsed_s);
 	for (int r = 1; r < SC_REJECT__COUNT; r++)
 		rc |= emitf(out, "%s\"%s\": %" PRIu64, r > 1 ? ", " : "",
@@ -427,7 +444,44 @@ static int created_ok(const char *s)
 }
 
 static const char *const input_formats[] = { "jsonl", "text", NULL };
-static const char *const dedup_modes[] = { "exact", "none", NULL };
+static const char *const dedup_modes[] = { "exact", "near", "none", NULL };
+
+/* The near-dup parameters, present exactly when dedup is "near". */
+static int parse_near_config(const struct sc_json *c, struct sc_manifest_config *cfg,
+			     char *err, size_t errlen)
+{
+	static const char *const names[] = { "near_version", "near_ngram", "near_bands",
+					     "near_rows", "near_threshold" };
+	const char *w = "config";
+	struct sc_near_params p;
+	const struct sc_json *v;
+	int rc;
+
+	if (!is_near(cfg)) {
+		for (size_t i = 0; i < SC_ARRAY_LEN(names); i++)
+			if (sc_json_get(c, names[i]))
+				return fail(err, errlen, SC_ECORRUPT, "config.%s: present, but "
+					    "dedup is not \"near\"", names[i]);
+		return 0;
+	}
+	if ((rc = get_u32(c, w, "near_version", 0, 1000, &cfg->near_version, err, errlen)) ||
+	    (rc = get_u32(c, w, "near_ngram", 1, SC_NEAR_NGRAM_MAX, &cfg->near_ngram, err, errlen)) ||
+	    (rc = get_u32(c, w, "near_bands", 1, SC_NEAR_BANDS_MAX, &cfg->near_bands, err, errlen)) ||
+	    (rc = get_u32(c, w, "near_rows", 1, SC_NEAR_ROWS_MAX, &cfg->near_rows, err, errlen)))
+		return rc;
+	p.ngram = cfg->near_ngram;
+	p.bands = cfg->near_bands;
+	p.rows = cfg->near_rows;
+	if (sc_near_params_check(&p))
+		return fail(err, errlen, SC_ECORRUPT, "config.near_bands: %" PRIu32 " x near_rows %"
+			    PRIu32 " is above %d minhashes", p.bands, p.rows, SC_NEAR_HASHES_MAX);
+	v = sc_json_get(c, "near_threshold");
+	if (sc_json_get_double(v, &cfg->near_threshold) || !(cfg->near_threshold >= 0.0) ||
+	    !(cfg->near_threshold <= 1.0))
+		return fail(err, errlen, SC_ECORRUPT, "config.near_threshold: %s",
+			    v ? "not a number in [0, 1]" : "missing");
+	return 0;
+}
 
 static int parse_config(const struct sc_json *c, struct sc_manifest_config *cfg,
 			char *err, size_t errlen)
@@ -470,6 +524,7 @@ static int parse_config(const struct sc_json *c, struct sc_manifest_config *cfg,
 			    "input_format is not \"text\"");
 	if ((rc = get_u32(c, w, "normalize_version", 0, 1000, &cfg->normalize_version, err, errlen)) ||
 	    (rc = get_u32(c, w, "fingerprint_version", 0, 1000, &cfg->fingerprint_version, err, errlen)) ||
+	    (rc = parse_near_config(c, cfg, err, errlen)) ||
 	    (rc = get_u64(c, w, "max_record_size", 1, SC_RECORD_SIZE_MAX, &cfg->max_record_size, err, errlen)) ||
 	    (rc = get_u64(c, w, "frame_size", SC_FRAME_SIZE_MIN, SC_FRAME_SIZE_MAX, &cfg->frame_size, err, errlen)) ||
 	    (rc = get_u64(c, w, "shard_size", SC_SHARD_SIZE_MIN, SC_SHARD_SIZE_MAX, &cfg->shard_size, err, errlen)))
@@ -496,10 +551,13 @@ static int parse_stats(const struct sc_json *s, struct sc_stats *st,
 		return fail(err, errlen, SC_ECORRUPT, "stats: missing");
 	if (s->type != SC_JSON_OBJECT)
 		return fail(err, errlen, SC_ECORRUPT, "stats: not an object");
-	for (size_t i = 0; i < SC_ARRAY_LEN(stat_fields); i++)
+	for (size_t i = 0; i < SC_ARRAY_LEN(stat_fields); i++) {
+		if (stat_fields[i].near && !sc_json_get(s, stat_fields[i].name))
+			continue; /* written with dedup "near" only */
 		if ((rc = get_u64(s, "stats", stat_fields[i].name, 0, UINT64_MAX,
 				  stat_ptr(st, i), err, errlen)))
 			return rc;
+	}
 	v = sc_json_get(s, "elapsed_s");
 	if (sc_json_get_double(v, &st->elapsed_s) || !isfinite(st->elapsed_s) ||
 	    st->elapsed_s < 0)
@@ -693,15 +751,16 @@ static int check_totals(const struct sc_manifest *m, int rej_complete,
 			    "the shards' stored_bytes add up to %" PRIu64, st->bytes_stored,
 			    stored);
 	sum = st->records_rejected;
-	ok = add_ok(&sum, st->duplicates) && add_ok(&sum, st->records_kept);
+	ok = add_ok(&sum, st->duplicates) && add_ok(&sum, st->near_duplicates) &&
+	     add_ok(&sum, st->records_kept);
 	if (!ok)
 		return fail(err, errlen, SC_ECORRUPT, "stats.records_in: %" PRIu64 ", but "
-			    "records_rejected + duplicates + records_kept is above 2^64 - 1",
-			    st->records_in);
+			    "records_rejected + duplicates + near_duplicates + records_kept is "
+			    "above 2^64 - 1", st->records_in);
 	if (sum != st->records_in)
 		return fail(err, errlen, SC_ECORRUPT, "stats.records_in: %" PRIu64 ", but "
-			    "records_rejected + duplicates + records_kept is %" PRIu64,
-			    st->records_in, sum);
+			    "records_rejected + duplicates + near_duplicates + records_kept is %"
+			    PRIu64, st->records_in, sum);
 	sum = 0;
 	for (int r = 1; r < SC_REJECT__COUNT; r++)
 		if (!add_ok(&sum, st->rejected[r]))
@@ -718,6 +777,22 @@ static int check_totals(const struct sc_manifest *m, int rej_complete,
 	if (!strcmp(m->config.dedup, "none") && st->dedup_index_bytes)
 		return fail(err, errlen, SC_ECORRUPT, "stats.dedup_index_bytes: %" PRIu64
 			    " with config.dedup \"none\"", st->dedup_index_bytes);
+	if (!is_near(&m->config) && (st->near_duplicates || st->near_clusters ||
+				     st->near_largest_cluster || st->lsh_index_bytes))
+		return fail(err, errlen, SC_ECORRUPT, "stats.near_*: not 0 with config.dedup "
+			    "other than \"near\"");
+	if (st->near_clusters > st->near_duplicates)
+		return fail(err, errlen, SC_ECORRUPT, "stats.near_clusters: %" PRIu64 ", but "
+			    "near_duplicates is %" PRIu64, st->near_clusters, st->near_duplicates);
+	if (st->near_clusters > st->records_kept)
+		return fail(err, errlen, SC_ECORRUPT, "stats.near_clusters: %" PRIu64 ", but "
+			    "records_kept is %" PRIu64, st->near_clusters, st->records_kept);
+	if ((st->near_clusters == 0) != (st->near_largest_cluster == 0) ||
+	    (st->near_clusters && (st->near_largest_cluster < 2 ||
+				   st->near_largest_cluster - 1 > st->near_duplicates)))
+		return fail(err, errlen, SC_ECORRUPT, "stats.near_largest_cluster: %" PRIu64
+			    " does not fit near_clusters %" PRIu64 " and near_duplicates %" PRIu64,
+			    st->near_largest_cluster, st->near_clusters, st->near_duplicates);
 	return 0;
 }
 
@@ -764,9 +839,10 @@ static int parse_root(const struct sc_json *root, struct sc_manifest *m,
 			    "format: not \"shardctl-manifest\" (not a shardctl manifest)");
 	if ((rc = get_u32(root, "", "version", 0, UINT32_MAX, &m->version, err, errlen)))
 		return rc;
-	if (m->version != SC_MANIFEST_VERSION)
+	if (m->version != SC_MANIFEST_VERSION && m->version != SC_MANIFEST_VERSION_NEAR)
 		return fail(err, errlen, SC_EVERSION, "version: %" PRIu32 " not supported "
-			    "(this shardctl reads version %d)", m->version, SC_MANIFEST_VERSION);
+			    "(this shardctl reads versions %d and %d)", m->version,
+			    SC_MANIFEST_VERSION, SC_MANIFEST_VERSION_NEAR);
 	/* generation + 1 is the next commit's: it must not wrap to 0 */
 	if ((rc = get_u32(root, "", "shard_format", 0, UINT32_MAX, &m->shard_format, err, errlen)) ||
 	    (rc = get_u64(root, "", "generation", 1, UINT64_MAX - 1, &m->generation, err, errlen)) ||
@@ -801,6 +877,10 @@ static int parse_root(const struct sc_json *root, struct sc_manifest *m,
 			      errlen)) ||
 	    (rc = parse_nodes(sc_json_get(root, "nodes"), m, err, errlen)))
 		return rc;
+	if ((m->version == SC_MANIFEST_VERSION_NEAR) != is_near(&m->config))
+		return fail(err, errlen, SC_ECORRUPT, "version: %" PRIu32 " with config.dedup "
+			    "\"%s\" (version %d is for dedup \"near\" only)", m->version,
+			    m->config.dedup, SC_MANIFEST_VERSION_NEAR);
 	if (m->config.replicas > m->nnodes)
 		return fail(err, errlen, SC_ECORRUPT, "config.replicas: %" PRIu32 ", but the "
 			    "set has only %" PRIu32 " nodes", m->config.replicas, m->nnodes);

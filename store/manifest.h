@@ -18,7 +18,8 @@
 #include "sc_base.h"
 #include "stats.h"
 
-#define SC_MANIFEST_VERSION 1
+#define SC_MANIFEST_VERSION 1      /* written for dedup "exact" and "none" */
+#define SC_MANIFEST_VERSION_NEAR 2 /* written for dedup "near" (docs/MANIFEST.md section 11) */
 #define SC_MANIFEST_NAME "manifest.json"
 
 struct sc_manifest_node {
@@ -43,8 +44,14 @@ struct sc_manifest_config {
 	int record_per_file;      /* 1 when each input file was one record */
 	unsigned normalize;       /* SC_NORM_* flags */
 	uint32_t normalize_version;
-	char *dedup;              /* "exact" or "none" */
+	char *dedup;              /* "exact", "near" or "none" */
 	uint32_t fingerprint_version;
+	/* dedup "near" only (zero otherwise): */
+	uint32_t near_version;    /* SC_NEAR_VERSION of the signatures */
+	uint32_t near_ngram;      /* words per shingle */
+	uint32_t near_bands;      /* LSH bands */
+	uint32_t near_rows;       /* minhashes per band */
+	double near_threshold;    /* removal threshold on estimated similarity */
 	uint64_t max_record_size;
 	uint64_t frame_size;      /* target raw bytes per frame */
 	uint64_t shard_size;      /* target raw bytes per shard */

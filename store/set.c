@@ -677,7 +677,9 @@ int sc_set_writer_commit(struct sc_set_writer *w, struct sc_manifest *m,
 		nodes[i].path = w->node_store[i];
 		nodes[i].weight = w->weight[i];
 	}
-	m->version = SC_MANIFEST_VERSION;
+	/* version 2 only where needed: other sets stay readable by 0.1.0 */
+	m->version = m->config.dedup && !strcmp(m->config.dedup, "near") ?
+		     SC_MANIFEST_VERSION_NEAR : SC_MANIFEST_VERSION;
 	m->shard_format = SC_SHARD_FORMAT_VERSION;
 	memcpy(m->set_id, w->set_id, sizeof(m->set_id));
 	m->generation = w->generation;

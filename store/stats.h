@@ -20,6 +20,10 @@ struct sc_stats {
 	uint64_t rejected[SC_REJECT__COUNT]; /* by enum sc_reject (index 0 unused) */
 	uint64_t records_normalized;   /* accepted records whose text normalization changed */
 	uint64_t duplicates;           /* exact duplicates dropped */
+	uint64_t near_duplicates;      /* near duplicates dropped (--dedup near) */
+	uint64_t near_clusters;        /* kept records that near duplicates were dropped for */
+	uint64_t near_largest_cluster; /* 1 + most near duplicates dropped for one kept record */
+	uint64_t lsh_index_bytes;      /* peak heap bytes of the near-dup LSH index */
 	uint64_t records_kept;         /* records stored */
 	uint64_t bytes_text_in;        /* decoded text-field bytes of accepted records, before normalization */
 	uint64_t bytes_text_kept;      /* normalized text bytes of kept records */

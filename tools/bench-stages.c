@@ -1,7 +1,8 @@
 /*
  * bench-stages.c - per-stage throughput of the ingest hot path on a JSONL
  * file: JSON scan (validation and text decoding), normalization, dedup key
- * and fingerprint, JSON re-escaping and zstd frame compression, each timed
+ * and fingerprint, near-dup normalization and MinHash signature (default
+ * parameters), JSON re-escaping and zstd frame compression, each timed
  * alone over the same records, single-threaded. It tells where ingest CPU
  * goes; tools/bench-ingest.py measures the whole pipeline.
  *
@@ -14,6 +15,7 @@
 
 #include "fingerprint.h"
 #include "json.h"
+#include "near.h"
 #include "normalize.h"
 #include "sc_base.h"
 #include "shard.h"
@@ -137,6 +139,31 @@ int main(int argc, char **argv)
 		sink += (size_t)fp.lo;
 	}
 	report("dedup key + XXH3-128", now() - t, text_bytes);
+
+	t = now();
+	for (size_t i = 0; i < nt; i++) {
+		sc_near_normalize(tall.data + texts[i].off, texts[i].len, &key);
+		sink += key.len;
+	}
+	report("near-dup normalize", now() - t, text_bytes);
+
+	{
+		struct sc_near_params np;
+		uint64_t mins[SC_NEAR_HASHES_MAX];
+		size_t sigs = 0;
+
+		sc_near_params_default(&np);
+		t = now();
+		for (size_t i = 0; i < nt; i++) {
+			if (sc_near_signature(&np, tall.data + texts[i].off, texts[i].len,
+					      &key, mins) == 1) {
+				sigs++;
+				sink += (size_t)mins[0];
+			}
+		}
+		report("near-dup signature (5x112)", now() - t, text_bytes);
+		fprintf(stderr, "(%zu of %zu texts have a signature)\n", sigs, nt);
+	}
 
 	t = now();
 	for (size_t i = 0; i < nt; i++) {

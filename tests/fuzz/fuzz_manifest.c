@@ -137,7 +137,8 @@ static void check_shards(const struct sc_manifest *m)
 	if (records != st->records_kept || raw != st->bytes_kept ||
 	    stored != st->bytes_stored || frames != st->frames)
 		abort();
-	if (st->records_rejected + st->duplicates + st->records_kept != st->records_in ||
+	if (st->records_rejected + st->duplicates + st->near_duplicates + st->records_kept !=
+	    st->records_in ||
 	    st->records_in < st->records_kept)
 		abort();
 	for (int r = 1; r < SC_REJECT__COUNT; r++)
@@ -146,13 +147,20 @@ static void check_shards(const struct sc_manifest *m)
 		abort();
 	if (!strcmp(m->config.dedup, "none") && (st->duplicates || st->dedup_index_bytes))
 		abort();
+	if (strcmp(m->config.dedup, "near") && (st->near_duplicates || st->near_clusters ||
+						 st->near_largest_cluster || st->lsh_index_bytes))
+		abort();
+	if (st->near_clusters > st->near_duplicates)
+		abort();
 }
 
 static void check_accepted(const struct sc_manifest *m)
 {
 	const struct sc_manifest_config *c = &m->config;
 
-	if (m->version != SC_MANIFEST_VERSION || strlen(m->set_id) != 32 ||
+	if ((m->version != SC_MANIFEST_VERSION && m->version != SC_MANIFEST_VERSION_NEAR) ||
+	    (m->version == SC_MANIFEST_VERSION_NEAR) != !strcmp(c->dedup, "near") ||
+	    strlen(m->set_id) != 32 ||
 	    strspn(m->set_id, "0123456789abcdef") != 32 || !created_form(m->created) ||
 	    m->generation < 1 || m->generation == UINT64_MAX)
 		abort();
@@ -163,7 +171,8 @@ static void check_accepted(const struct sc_manifest *m)
 	if (!c->input_format || (strcmp(c->input_format, "jsonl") &&
 				 strcmp(c->input_format, "text")))
 		abort();
-	if (!c->dedup || (strcmp(c->dedup, "exact") && strcmp(c->dedup, "none")))
+	if (!c->dedup || (strcmp(c->dedup, "exact") && strcmp(c->dedup, "near") &&
+			  strcmp(c->dedup, "none")))
 		abort();
 	if (c->record_per_file && strcmp(c->input_format, "text"))
 		abort();

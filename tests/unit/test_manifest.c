@@ -163,6 +163,80 @@ static int parse_resigned(struct sc_manifest *m, struct sc_buf *b, char *err)
 	return rc;
 }
 
+/*
+ * A dedup "near" manifest (version 2): its parameters and near stats
+ * round-trip; records_in counts near duplicates; the near members are
+ * refused elsewhere, and a version 1 manifest without them reads them as 0.
+ */
+static void test_near(void **state)
+{
+	struct sc_manifest_node nodes[2];
+	struct sc_manifest_shard shards[2];
+	struct sc_manifest m, r;
+	struct sc_buf b;
+	char err[256];
+
+	(void)state;
+	sc_buf_init(&b, 1 << 20);
+	fill(&m, nodes, shards);
+	m.version = SC_MANIFEST_VERSION_NEAR;
+	m.config.dedup = "near";
+	m.config.near_version = 1;
+	m.config.near_ngram = 5;
+	m.config.near_bands = 14;
+	m.config.near_rows = 8;
+	m.config.near_threshold = 0.8;
+	m.stats.duplicates = 3;
+	m.stats.near_duplicates = 4;
+	m.stats.near_clusters = 2;
+	m.stats.near_largest_cluster = 4;
+	m.stats.lsh_index_bytes = 12345;
+	assert_int_equal(sc_manifest_write_json(&m, &b), 0);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(sc_manifest_parse(b.data, b.len, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.version, 2);
+	assert_string_equal(r.config.dedup, "near");
+	assert_int_equal(r.config.near_ngram, 5);
+	assert_int_equal(r.config.near_bands, 14);
+	assert_int_equal(r.config.near_rows, 8);
+	assert_float_equal(r.config.near_threshold, 0.8, 1e-9);
+	assert_int_equal(r.stats.near_duplicates, 4);
+	assert_int_equal(r.stats.near_clusters, 2);
+	assert_int_equal(r.stats.near_largest_cluster, 4);
+	assert_int_equal(r.stats.lsh_index_bytes, 12345);
+	sc_manifest_release(&r);
+
+	m.stats.near_largest_cluster = 6; /* more than near_duplicates + 1 */
+	assert_int_equal(parse_resigned(&m, &b, err), SC_ECORRUPT);
+	m.stats.near_largest_cluster = 4;
+	m.stats.near_clusters = 5; /* more clusters than removals */
+	assert_int_equal(parse_resigned(&m, &b, err), SC_ECORRUPT);
+	m.stats.near_clusters = 2;
+	m.stats.near_duplicates = 5; /* records_in no longer adds up */
+	assert_int_equal(parse_resigned(&m, &b, err), SC_ECORRUPT);
+	m.stats.near_duplicates = 4;
+	m.config.near_bands = 64;
+	m.config.near_rows = 32; /* above SC_NEAR_HASHES_MAX */
+	assert_int_equal(parse_resigned(&m, &b, err), SC_ECORRUPT);
+	m.config.near_rows = 8;
+	m.config.near_threshold = 1.5;
+	assert_int_equal(parse_resigned(&m, &b, err), SC_ECORRUPT);
+	m.config.near_threshold = 0.8;
+	m.version = SC_MANIFEST_VERSION; /* near needs version 2 */
+	assert_int_equal(parse_resigned(&m, &b, err), SC_ECORRUPT);
+
+	/* exact: no near members written, none read */
+	fill(&m, nodes, shards);
+	assert_int_equal(sc_manifest_write_json(&m, &b), 0);
+	assert_null(strstr(b.data, "near"));
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(sc_manifest_parse(b.data, b.len, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.stats.near_duplicates, 0);
+	assert_int_equal(r.stats.lsh_index_bytes, 0);
+	sc_manifest_release(&r);
+	sc_buf_release(&b);
+}
+
 static void test_hostile_fields(void **state)
 {
 	struct sc_manifest_node nodes[2];
@@ -195,8 +269,11 @@ static void test_hostile_fields(void **state)
 	nodes[0].weight = 0;
 	assert_int_equal(parse_resigned(&m, &b, err), SC_ECORRUPT);
 	fill(&m, nodes, shards);
-	m.version = 2;
+	m.version = 3;
 	assert_int_equal(parse_resigned(&m, &b, err), SC_EVERSION);
+	fill(&m, nodes, shards);
+	m.version = SC_MANIFEST_VERSION_NEAR; /* version 2 goes with dedup "near" only */
+	assert_int_equal(parse_resigned(&m, &b, err), SC_ECORRUPT);
 	sc_buf_release(&b);
 }
 
@@ -490,7 +567,7 @@ static void test_reject_counts(void **state)
 	  "\"bytes_kept\": 2001", "\"bytes_kept\": 2000");
 	C("stats.bytes_stored: 12345678900, but the shards' stored_bytes add up to 12345678901",
 	  "\"bytes_stored\": 12345678901", "\"bytes_stored\": 12345678900");
-	C("stats.records_in: 101, but records_rejected + duplicates + records_kept is 100",
+	C("stats.records_in: 101, but records_rejected + duplicates + near_duplicates + records_kept is 100",
 	  "\"records_in\": 100", "\"records_in\": 101");
 	C("stats.records_rejected: 4, but stats.rejected adds up to 3",
 	  "\"records_rejected\": 3", "\"records_rejected\": 4", "\"records_in\": 100",
@@ -536,7 +613,8 @@ static void test_reject_overflow(void **state)
 	C("generation: 0 is outside", "\"generation\": 7", "\"generation\": 0");
 	C("version: number does not fit in 64 bits", "\"version\": 1",
 	  "\"version\": 99999999999999999999");
-	E(SC_EVERSION, "version: 2 not supported", "\"version\": 1", "\"version\": 2");
+	E(SC_EVERSION, "version: 3 not supported", "\"version\": 1", "\"version\": 3");
+	E(SC_ECORRUPT, "version: 2 with config.dedup \"exact\"", "\"version\": 1", "\"version\": 2");
 	/* the shards' records overflow before the totals are compared */
 	C("shards[1].records: the sum over the shards does not fit in 64 bits",
 	  "\"records\": 45, \"raw_bytes\": 1000", "\"records\": 18446744073709551615, "
@@ -544,7 +622,7 @@ static void test_reject_overflow(void **state)
 	C("shards[1].stored_bytes: the sum over the shards does not fit in 64 bits",
 	  "\"stored_bytes\": 6172839450", "\"stored_bytes\": 18446744073709551615");
 	/* records_rejected + duplicates + records_kept wraps */
-	C("stats.records_in: 100, but records_rejected + duplicates + records_kept is "
+	C("stats.records_in: 100, but records_rejected + duplicates + near_duplicates + records_kept is "
 	  "above 2^64 - 1", "\"duplicates\": 7", "\"duplicates\": 18446744073709551615");
 	C("stats.rejected: the reasons add up to more than 2^64 - 1", "\"invalid_utf8\": 0",
 	  "\"invalid_utf8\": 18446744073709551615");
@@ -671,6 +749,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_hostile_fields),
+		cmocka_unit_test(test_near),
 		cmocka_unit_test(test_name_ok),
 		cmocka_unit_test(test_resign_helper),
 		cmocka_unit_test(test_reject_config_values),
