@@ -23,7 +23,7 @@ const char cmd_read_opts_help[] =
 "  --worker K --workers N read part K of N of the rank's part\n"
 "  --remainder drop|pad   equal counts: drop extra records or repeat (drop)\n"
 "  --window N             open shards interleaved when shuffling (256)\n"
-"  --buffer N             shuffle buffer records (about 32 MiB of records)\n"
+"  --buffer N             shuffle buffer records (about 16 MiB of records)\n"
 "resources:\n"
 "  --threads N            decode threads (1)\n"
 "  --queue-depth N        reads in flight (32)\n"

@@ -40,7 +40,7 @@ struct sc_reader_opts {
 	uint32_t worker, workers; /* default 0 of 1 */
 	uint32_t remainder;       /* 0 drop (default), 1 pad: equal counts per rank */
 	uint32_t window;          /* shuffled: open shards interleaved (0: 256) */
-	uint32_t buffer;          /* shuffled: shuffle buffer records (0: about 32 MiB
+	uint32_t buffer;          /* shuffled: shuffle buffer records (0: about 16 MiB
 				   * of the set's mean record, 256..16384) */
 	/* resources */
 	uint32_t threads;         /* decode threads (0: 1) */

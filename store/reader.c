@@ -44,7 +44,7 @@
 #include "workq.h"
 
 /* default shuffle buffer: about this many bytes of records, in slots */
-#define BUFFER_BYTES        (32ull << 20)
+#define BUFFER_BYTES        (16ull << 20)
 #define BUFFER_MIN          256
 #define BUFFER_MAX          SC_ORDER_BUFFER_DEFAULT
 #define DEFAULT_QD          32
