@@ -16,21 +16,11 @@
 
 #include "lsh.h"
 
+#include "test_util.h"
+
 #define K  112
 #define PS 56
 
-static uint64_t rng_state;
-
-static uint64_t rng(void)
-{
-	uint64_t x = rng_state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	rng_state = x;
-	return x;
-}
 
 static void random_sig(uint8_t *p)
 {

@@ -18,6 +18,8 @@
 
 #include "near.h"
 
+#include "test_util.h"
+
 static void check_norm_n(const char *in, size_t n, const char *want)
 {
 	struct sc_buf out;
@@ -207,19 +209,6 @@ static void test_signature_basic(void **unused)
 	assert_true(sc_near_similarity(pa, pb, 112) < 0.15);
 }
 
-/* Seeded PRNG: the synthetic pairs are the same every run. */
-static uint64_t rng_state;
-
-static uint64_t rng(void)
-{
-	uint64_t x = rng_state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	rng_state = x;
-	return x;
-}
 
 static int cmp_u64(const void *x, const void *y)
 {

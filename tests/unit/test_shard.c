@@ -25,23 +25,13 @@
 
 #include "shard.h"
 
+#include "test_util.h"
+
 #define RAW_MAX ((size_t)SC_FRAME_SIZE_MAX + SC_RECORD_SIZE_MAX)
 #define ERRLEN 512
 
 /* ---- helpers ------------------------------------------------------- */
 
-static uint64_t rng_state;
-
-static uint64_t rng(void)
-{
-	uint64_t x = rng_state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	rng_state = x;
-	return x;
-}
 
 /* A shard built in memory, with the raw records it holds. */
 struct shard {
