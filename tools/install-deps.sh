@@ -13,9 +13,10 @@ set -eu
 # (tests/python/test_torch.py, run with /usr/bin/python3, which sees
 # Debian's dist-packages). It is large (~170 packages with
 # --no-install-recommends); without it those tests print SKIP.
+# fio: the baseline of the cold-read benchmark (tools/bench-read.py).
 PKGS="build-essential pkg-config libzstd-dev zstd liburing-dev libxxhash-dev
 xxhash libssl-dev libcmocka-dev libutf8proc-dev zlib1g-dev gzip python3
-libfuse3-dev fuse3 python3-torch"
+libfuse3-dev fuse3 python3-torch fio"
 
 die() {
 	echo "install-deps: $*" >&2
