@@ -4,10 +4,9 @@
  *
  * Cost per text: one pass of normalization (ASCII handled byte by byte
  * without utf8proc), one XXH3-64 per word, an n-step combine per word
- * n-gram, and K multiply-add-min steps per n-gram. The permutation
- * constants are derived from a fixed splitmix64 seed on every call (K
- * steps, negligible), so there is no global state and no initialisation
- * order to get wrong.
+ * n-gram, and one bin computation and compare per n-gram (one-permutation
+ * hashing), then a densification pass over the empty bins of short texts.
+ * No global state, nothing to initialise.
  */
 #include "near.h"
 
@@ -15,20 +14,12 @@
 #include <string.h>
 
 #include <utf8proc.h>
+#define XXH_INLINE_ALL /* word hashes inlined; the same XXH3 values */
 #include <xxhash.h>
 
-#define NEAR_PERM_SEED   UINT64_C(0x5eed00000000000d) /* splitmix64 start state */
+#define NEAR_DENSE_SEED  UINT64_C(0x5eed00000000000d) /* densification probe seed */
 #define NEAR_PACK_MUL    UINT64_C(0x9e3779b97f4a7c15) /* mixes a minhash before packing */
 #define NEAR_DECOMP_MAX  64    /* code points one code point may map to (NFKD+fold: 18) */
-#define NEAR_BLOCK       64    /* shingles hashed before the K-permutation pass */
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define NEAR_VECTOR_CLONES \
-	__attribute__((target_clones("arch=x86-64-v4", "avx2", "default"), \
-		       optimize("tree-vectorize")))
-#else
-#define NEAR_VECTOR_CLONES
-#endif
 
 void sc_near_params_default(struct sc_near_params *p)
 {
@@ -148,19 +139,31 @@ int sc_near_normalize(const char *s, size_t n, struct sc_buf *out)
 		utf8proc_ssize_t k;
 
 		if (c < 0x80) {
-			uint8_t m = near_ascii[c];
+			/*
+			 * A run of ASCII, branch-free: the space and the byte
+			 * are always stored and kept only when due. Both stores
+			 * stay inside the reserved room: before byte i,
+			 * len + (n - i) + space <= room, and n - i >= 1. sp is
+			 * a space due before the next letter (only once a word
+			 * was written, st), computed off the len chain.
+			 */
+			char *d = out->data;
+			size_t len = out->len;
+			unsigned st = len != 0, sp = (unsigned)space & st;
 
-			i++;
-			if (!m) {
-				space = 1;
-				continue;
+			for (;;) {
+				unsigned m = near_ascii[c], nz = m != 0, put = sp & nz;
+
+				d[len] = ' ';
+				d[len + put] = (char)m;
+				len += put + nz;
+				st |= nz;
+				sp = (nz ^ 1) & st;
+				if (++i == n || (c = u[i]) >= 0x80)
+					break;
 			}
-			if (space) {
-				space = 0;
-				if (out->len)
-					out->data[out->len++] = ' ';
-			}
-			out->data[out->len++] = (char)m;
+			out->len = len;
+			space = (int)sp;
 			continue;
 		}
 		k = utf8proc_iterate(u + i, (utf8proc_ssize_t)(n - i), &cp);
@@ -190,12 +193,13 @@ size_t sc_near_word_count(const char *norm, size_t n)
 uint64_t sc_near_shingle_hash(const uint64_t *words, unsigned ngram, unsigned first)
 {
 	uint64_t h = 0;
+	unsigned f = ngram ? first % ngram : 0;
 
-	for (unsigned j = 0; j < ngram; j++) {
-		uint64_t w = words[(first + j) % ngram];
-
-		h = (h << 27 | h >> 37) ^ w;
-	}
+	/* words[f .. ngram) then words[0 .. f): no division per word */
+	for (unsigned j = f; j < ngram; j++)
+		h = (h << 27 | h >> 37) ^ words[j];
+	for (unsigned j = 0; j < f; j++)
+		h = (h << 27 | h >> 37) ^ words[j];
 	h = (h ^ (h >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
 	h = (h ^ (h >> 27)) * UINT64_C(0x94d049bb133111eb);
 	return h ^ (h >> 31);
@@ -203,8 +207,12 @@ uint64_t sc_near_shingle_hash(const uint64_t *words, unsigned ngram, unsigned fi
 
 /*
  * Walk the n-grams of norm[0..n): calls emit(ctx, hash) for each, in order.
- * The hashes of the last ngram words sit in a ring; each word is hashed
- * once, however many shingles it is part of.
+ * Each word is hashed once, however many shingles it is part of, and the
+ * shingle combine is kept rolling: with acc the combine of the last ngram
+ * words, the next is rotl(acc, 27) ^ w_new ^ rotl(w_old, 27 * ngram), the
+ * same value as sc_near_shingle_hash() of the ring (w_old, the word that
+ * leaves, has been rotated ngram times by then). Spaces are found 8 bytes
+ * at a time.
  */
 struct near_walk {
 	uint64_t *out;  /* shingle hashes, [max] */
@@ -212,28 +220,85 @@ struct near_walk {
 	size_t count;   /* shingles seen */
 };
 
-static size_t near_walk(const char *norm, size_t n, unsigned ngram,
-			void (*emit)(void *, uint64_t), void *ctx)
+struct near_roll {
+	uint64_t ring[SC_NEAR_NGRAM_MAX]; /* hashes of the last ngram words */
+	uint64_t acc;                     /* rolling combine of them */
+	size_t words;                     /* words seen */
+	unsigned pos;                     /* words % ngram: the oldest in ring */
+	unsigned ngram, rot;              /* n, 27 * n mod 64 */
+};
+
+static inline uint64_t near_rotl(uint64_t x, unsigned r)
 {
-	uint64_t ring[SC_NEAR_NGRAM_MAX];
-	size_t words = 0, count = 0, start = 0;
+	return x << r | x >> ((64 - r) & 63);
+}
+
+static inline uint64_t near_fmix(uint64_t h)
+{
+	h = (h ^ (h >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	h = (h ^ (h >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return h ^ (h >> 31);
+}
+
+__attribute__((always_inline))
+static inline void near_word(struct near_roll *r, const char *w, size_t len,
+			     void (*emit)(void *, uint64_t), void *ctx)
+{
+	/* XXH3_64bits() itself, with its short-input case inlined */
+	uint64_t h = len <= 16 ? XXH3_len_0to16_64b((const xxh_u8 *)w, len, XXH3_kSecret, 0)
+			       : XXH3_64bits(w, len);
+
+	r->acc = near_rotl(r->acc, 27) ^ h;
+	if (r->words >= r->ngram)
+		r->acc ^= near_rotl(r->ring[r->pos], r->rot);
+	r->ring[r->pos] = h;
+	r->pos = r->pos + 1 == r->ngram ? 0 : r->pos + 1;
+	if (++r->words >= r->ngram)
+		emit(ctx, near_fmix(r->acc));
+}
+
+__attribute__((always_inline))
+static inline size_t near_walk(const char *norm, size_t n, unsigned ngram,
+			       void (*emit)(void *, uint64_t), void *ctx)
+{
+	const uint64_t lo7 = UINT64_C(0x7f7f7f7f7f7f7f7f);
+	struct near_roll r;
+	size_t i = 0, start = 0;
 
 	if (!ngram || ngram > SC_NEAR_NGRAM_MAX)
 		return 0;
-	for (size_t i = 0; i <= n; i++) {
-		if (i < n && norm[i] != ' ')
-			continue;
-		if (i > start) {
-			ring[words % ngram] = XXH3_64bits(norm + start, i - start);
-			words++;
-			if (words >= ngram) {
-				emit(ctx, sc_near_shingle_hash(ring, ngram, words % ngram));
-				count++;
-			}
+	r.acc = 0;
+	r.words = 0;
+	r.pos = 0;
+	r.ngram = ngram;
+	r.rot = (27 * ngram) & 63;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x, t;
+
+		memcpy(&x, norm + i, 8);
+		x ^= UINT64_C(0x2020202020202020);             /* spaces to 0 */
+		t = ~(((x & lo7) + lo7) | x | lo7);           /* 0x80 in each 0 byte */
+		while (t) {
+			size_t k = i + ((unsigned)__builtin_ctzll(t) >> 3);
+
+			if (k > start)
+				near_word(&r, norm + start, k - start, emit, ctx);
+			start = k + 1;
+			t &= t - 1;
 		}
+	}
+#endif
+	for (; i < n; i++) {
+		if (norm[i] != ' ')
+			continue;
+		if (i > start)
+			near_word(&r, norm + start, i - start, emit, ctx);
 		start = i + 1;
 	}
-	return count;
+	if (n > start)
+		near_word(&r, norm + start, n - start, emit, ctx);
+	return r.words >= ngram ? r.words - ngram + 1 : 0;
 }
 
 static void near_collect(void *ctx, uint64_t h)
@@ -253,69 +318,79 @@ size_t sc_near_shingles(const char *norm, size_t n, unsigned ngram,
 	return near_walk(norm, n, ngram, near_collect, &w);
 }
 
-/* State of one signature computation: shingles are buffered in blocks. */
+/*
+ * One-permutation hashing (near version 2): each shingle hash h goes to
+ * bin ((h >> 32) * K) >> 32 (multiply-shift, monotone in h, so the bins
+ * split the 64-bit range into K nearly equal intervals) and each bin keeps
+ * the smallest h it receives. Within a bin the order of h is the order of
+ * its 32 low bits after the top ones, a uniform random order of shingles,
+ * so two texts' values in a bin where both have shingles are equal with
+ * probability J (the Jaccard similarity) as with K permutations, at one
+ * compare per shingle instead of K multiply-min steps.
+ */
 struct near_sig {
-	uint64_t a[SC_NEAR_HASHES_MAX];  /* odd multipliers */
-	uint64_t b[SC_NEAR_HASHES_MAX];  /* offsets */
 	uint64_t *mins;                  /* [k] running minima */
-	unsigned k;                      /* permutations */
-	unsigned nblock;                 /* shingles in block */
-	uint64_t block[NEAR_BLOCK];      /* pending shingle hashes */
+	uint8_t full[SC_NEAR_HASHES_MAX]; /* 1: the bin received a shingle */
+	unsigned k;                      /* bins */
 };
 
-static uint64_t near_splitmix(uint64_t *state)
+static inline unsigned near_bin(uint64_t h, unsigned k)
 {
-	uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-/*
- * Fold the pending block into the minima. The inner loop runs over the
- * permutations (contiguous a, b, mins), which the compiler vectorizes; the
- * clones let CPUs with AVX-512 (64-bit multiply and unsigned min in one
- * instruction each) or AVX2 use them, picked once at load time by ifunc.
- * Every clone computes the same values.
- */
-NEAR_VECTOR_CLONES
-static void near_min_block(const uint64_t *restrict a, const uint64_t *restrict b,
-			   uint64_t *restrict mins, unsigned k,
-			   const uint64_t *restrict block, unsigned nblock)
-{
-	for (unsigned j = 0; j < nblock; j++) {
-		uint64_t h = block[j];
-
-		for (unsigned i = 0; i < k; i++) {
-			uint64_t v = a[i] * h + b[i];
-
-			mins[i] = v < mins[i] ? v : mins[i];
-		}
-	}
-}
-
-static void near_flush(struct near_sig *g)
-{
-	near_min_block(g->a, g->b, g->mins, g->k, g->block, g->nblock);
-	g->nblock = 0;
+	return (unsigned)(((h >> 32) * (uint64_t)k) >> 32);
 }
 
 static void near_sig_emit(void *ctx, uint64_t h)
 {
 	struct near_sig *g = ctx;
+	unsigned i = near_bin(h, g->k);
 
-	g->block[g->nblock++] = h;
-	if (g->nblock == NEAR_BLOCK)
-		near_flush(g);
+	uint64_t m = g->mins[i];
+
+	g->full[i] = 1;
+	g->mins[i] = h < m ? h : m;
+}
+
+/*
+ * Optimal densification (Shrivastava 2017): an empty bin i takes the value
+ * of bin j_t = near_bin(fmix(SEED ^ (i << 32 | t)), K) for the first
+ * attempt t = 1, 2, ... whose bin received a shingle (only original
+ * values are borrowed, never borrowed ones). The probe sequence of a bin
+ * is the same for every text, so two texts' densified bins are equal with
+ * probability J again, and, unlike borrowing from the next non-empty
+ * neighbour, independently enough across bins that the variance stays
+ * close to that of K permutations. After 16 * K attempts (probability
+ * below e^-16 even for a text with one shingle) the next non-empty bin
+ * after i, cyclically, is used, so the loop always ends.
+ */
+static void near_densify(uint64_t *mins, const uint8_t *full, unsigned k)
+{
+	for (unsigned i = 0; i < k; i++) {
+		unsigned j = k;
+
+		if (full[i])
+			continue;
+		for (uint64_t t = 1; t <= 16 * (uint64_t)k; t++) {
+			unsigned c = near_bin(near_fmix(NEAR_DENSE_SEED ^ ((uint64_t)i << 32 | t)), k);
+
+			if (full[c]) {
+				j = c;
+				break;
+			}
+		}
+		for (unsigned s = 1; j == k && s < k; s++)
+			if (full[(i + s) % k])
+				j = (i + s) % k;
+		mins[i] = mins[j];
+	}
 }
 
 int sc_near_signature(const struct sc_near_params *p, const char *s, size_t n,
 		      struct sc_buf *scratch, uint64_t *mins)
 {
+	uint64_t vals[SC_NEAR_HASHES_MAX]; /* mins stays untouched without shingles */
 	struct near_sig g;
-	uint64_t state = NEAR_PERM_SEED;
 	size_t count;
+	unsigned nfull = 0;
 	int rc;
 
 	if (sc_near_params_check(p))
@@ -323,19 +398,21 @@ int sc_near_signature(const struct sc_near_params *p, const char *s, size_t n,
 	rc = sc_near_normalize(s, n, scratch);
 	if (rc)
 		return rc;
-	if (sc_near_word_count(scratch->data, scratch->len) < p->ngram)
-		return 0;
+	/* fewer words than ngram: no shingles, count is 0 below */
 	g.k = p->bands * p->rows;
-	for (unsigned i = 0; i < g.k; i++) {
-		g.a[i] = near_splitmix(&state) | 1;
-		g.b[i] = near_splitmix(&state);
-		mins[i] = UINT64_MAX;
-	}
-	g.mins = mins;
-	g.nblock = 0;
+	for (unsigned i = 0; i < g.k; i++)
+		vals[i] = UINT64_MAX;
+	memset(g.full, 0, g.k);
+	g.mins = vals;
 	count = near_walk(scratch->data, scratch->len, p->ngram, near_sig_emit, &g);
-	near_flush(&g);
-	return count ? 1 : 0;
+	if (!count)
+		return 0;
+	for (unsigned i = 0; i < g.k; i++)
+		nfull += g.full[i];
+	if (nfull < g.k)
+		near_densify(vals, g.full, g.k);
+	memcpy(mins, vals, g.k * sizeof(vals[0]));
+	return 1;
 }
 
 void sc_near_pack(const uint64_t *mins, unsigned k, uint8_t *out)

@@ -5,13 +5,14 @@
  *
  * A leaf module (codec/): it depends on nothing of ours but sc_base.h.
  * The rules are specified in docs/NORMALIZATION.md, section "Near-duplicate
- * signatures (near version 1)"; this header states the contracts.
+ * signatures (near version 2)"; this header states the contracts.
  *
  * Pipeline for one text: sc_near_normalize() (NFKD, case fold, marks
  * stripped, digits to '0', everything that is not a letter or number to a
  * single space) -> word n-grams, hashed from XXH3-64 word hashes -> K = bands *
- * rows minimum values under K permutations p_i(h) = a_i * h + b_i mod 2^64
- * (the full signature, 64 bits per value) -> sc_near_pack() keeps
+ * rows values by one-permutation hashing: bin ((h >> 32) * K) >> 32 keeps
+ * the minimum h, empty bins densified (the full signature, 64 bits per
+ * value) -> sc_near_pack() keeps
  * SC_NEAR_BITS bits of each value (what the LSH index stores and verifies
  * with) -> sc_near_band_key() hashes each band's packed rows.
  */
@@ -24,7 +25,7 @@
 
 #include "sc_base.h"
 
-#define SC_NEAR_VERSION        1
+#define SC_NEAR_VERSION        2
 #define SC_NEAR_NGRAM_DEFAULT  5
 #define SC_NEAR_BANDS_DEFAULT  14
 #define SC_NEAR_ROWS_DEFAULT   8
@@ -82,8 +83,12 @@ size_t sc_near_shingles(const char *norm, size_t n, unsigned ngram,
 			uint64_t *out, size_t max);
 
 /*
- * The full signature of text s[0..n): mins[0..bands*rows) receives the
- * minimum of each permutation over the shingle hashes. *scratch holds the
+ * The full signature of text s[0..n): mins[0..bands*rows) receives, for
+ * each of the K = bands*rows bins, the minimum shingle hash h with
+ * ((h >> 32) * K) >> 32 equal to the bin, or for a bin no shingle falls in
+ * the value of the bin optimal densification picks (docs/NORMALIZATION.md,
+ * "MinHash"). Equal values in a bin: probability the Jaccard similarity
+ * of the shingle sets. *scratch holds the
  * normalized text (reset first). Returns 1 with a signature, 0 when the
  * text has fewer words than ngram (no signature; mins untouched), or
  * negative as sc_near_normalize().

@@ -1,7 +1,9 @@
 /*
  * test_near.c - unit tests for codec/near.c: the near-dup normalization
  * rule by rule, shingle counts and hashes, signatures of equal and
- * disjoint texts, estimated against true Jaccard on seeded synthetic pairs
+ * disjoint texts, one-permutation bins and densification against a
+ * reference written from the documentation, estimated against true
+ * Jaccard on seeded synthetic pairs
  * (deterministic: the same pairs every run), b-bit packing, band keys and
  * the detection-probability curve.
  */
@@ -135,6 +137,21 @@ static void test_shingles(void **unused)
 
 		assert_true(h[1] == sc_near_shingle_hash(w, 3, 1)); /* yyy z ww */
 	}
+	/* word hashes are XXH3-64 at every length (short words take a fast path) */
+	for (size_t len = 1; len <= 300; len++) {
+		static char word[301];
+
+		for (size_t j = 0; j < len; j++)
+			word[j] = (char)('a' + (j * 7 + len) % 26);
+		assert_int_equal(sc_near_shingles(word, len, 1, h, 8), 1);
+		{
+			uint64_t x = XXH3_64bits(word, len);
+
+			x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+			x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+			assert_true(h[0] == (x ^ (x >> 31)));
+		}
+	}
 	assert_int_equal(sc_near_shingles(t, strlen(t), 1, h, 2), 6); /* counted, not written */
 	assert_int_equal(sc_near_shingles("hello", 5, 1, h, 8), 1);
 	assert_int_equal(sc_near_shingles(t, strlen(t), 0, h, 8), 0);
@@ -183,8 +200,11 @@ static void test_signature_basic(void **unused)
 
 	(void)unused;
 	sc_near_params_default(&p);
-	/* fewer words than the n-gram size: no signature */
+	/* fewer words than the n-gram size: no signature, mins untouched */
+	memset(a, 0xab, sizeof(a));
 	assert_int_equal(sig_of(&p, "one two three four", a), 0);
+	for (unsigned i = 0; i < SC_NEAR_HASHES_MAX; i++)
+		assert_true(a[i] == 0xababababababababull);
 	assert_int_equal(sig_of(&p, "!!! ??? ...", a), 0);
 	/* equal after near-dup normalization: equal signatures */
 	assert_int_equal(sig_of(&p, "The quick brown fox jumps over the lazy dog in 1999.", a), 1);
@@ -196,7 +216,7 @@ static void test_signature_basic(void **unused)
 	assert_true(sc_near_similarity(pa, pb, 112) == 1.0);
 	for (unsigned band = 0; band < 14; band++)
 		assert_true(sc_near_band_key(pa, band, 8) == sc_near_band_key(pb, band, 8));
-	/* a single 5-gram: every minhash is that shingle's permutation */
+	/* a single 5-gram: every value is that shingle's hash */
 	assert_int_equal(sig_of(&p, "a b c d e", a), 1);
 	assert_int_equal(sig_of(&p, "e d c b a", b), 1);
 	assert_true(sc_near_similarity_full(a, b, 112) == 0.0);
@@ -209,6 +229,109 @@ static void test_signature_basic(void **unused)
 	assert_true(sc_near_similarity(pa, pb, 112) < 0.15);
 }
 
+
+/*
+ * The documented one-permutation signature (near version 2), written out
+ * from docs/NORMALIZATION.md: bin(h) = ((h >> 32) * K) >> 32, each bin the
+ * minimum h it receives; an empty bin i takes the value of the first full
+ * bin among bin(fmix(0x5eed00000000000d ^ (i << 32 | t))), t = 1, 2, ...
+ */
+static uint64_t ref_fmix(uint64_t h)
+{
+	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+	h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+	return h ^ (h >> 31);
+}
+
+static void ref_signature(const uint64_t *sh, size_t n, unsigned k, uint64_t *mins)
+{
+	int full[SC_NEAR_HASHES_MAX] = { 0 };
+
+	for (unsigned i = 0; i < k; i++)
+		mins[i] = UINT64_MAX;
+	for (size_t j = 0; j < n; j++) {
+		unsigned b = (unsigned)(((sh[j] >> 32) * k) >> 32);
+
+		full[b] = 1;
+		if (sh[j] < mins[b])
+			mins[b] = sh[j];
+	}
+	for (unsigned i = 0; i < k; i++) {
+		if (full[i])
+			continue;
+		for (uint64_t t = 1;; t++) {
+			uint64_t d = ref_fmix(0x5eed00000000000dull ^ ((uint64_t)i << 32 | t));
+			unsigned b = (unsigned)(((d >> 32) * k) >> 32);
+
+			if (full[b]) {
+				mins[i] = mins[b];
+				break;
+			}
+			assert_true(t < 16ull * k); /* never reached in these cases */
+		}
+	}
+}
+
+static void test_one_permutation(void **unused)
+{
+	struct sc_near_params p;
+	uint64_t a[SC_NEAR_HASHES_MAX], r[SC_NEAR_HASHES_MAX], sh[512];
+	struct sc_buf scratch;
+	static char text[8192];
+	size_t len = 0, n;
+	uint64_t h0, h1;
+	unsigned b0, b1;
+
+	(void)unused;
+	sc_near_params_default(&p);
+	/* one shingle: its bin holds it and every other bin borrows it */
+	h0 = ref_shingle("abcde", 5);
+	assert_int_equal(sig_of(&p, "a b c d e", a), 1);
+	for (unsigned i = 0; i < 112; i++)
+		assert_true(a[i] == h0);
+	/* two shingles: each in its bin; the other 110 bins borrow one of them */
+	h0 = ref_shingle("abcde", 5);
+	h1 = ref_shingle("bcdef", 5);
+	b0 = (unsigned)(((h0 >> 32) * 112) >> 32);
+	b1 = (unsigned)(((h1 >> 32) * 112) >> 32);
+	assert_int_equal(sig_of(&p, "a b c d e f", a), 1);
+	if (b0 != b1) {
+		assert_true(a[b0] == h0);
+		assert_true(a[b1] == h1);
+	} else {
+		assert_true(a[b0] == (h0 < h1 ? h0 : h1));
+	}
+	for (unsigned i = 0; i < 112; i++)
+		assert_true(a[i] == h0 || a[i] == h1);
+	{
+		uint64_t two[2] = { h0, h1 };
+
+		ref_signature(two, 2, 112, r);
+		assert_memory_equal(a, r, 112 * sizeof(a[0]));
+	}
+	/* short, medium and long texts, several K: the reference, value for value */
+	sc_buf_init(&scratch, 1u << 24);
+	rng_state = 0x0e1f2a3b4c5d6e7full;
+	for (int it = 0; it < 40; it++) {
+		unsigned words = 5 + (unsigned)(rng() % 400);
+
+		p.bands = 1 + (unsigned)(rng() % 20);
+		p.rows = 1 + (unsigned)(rng() % 16);
+		len = 0;
+		for (unsigned w = 0; w < words; w++) {
+			unsigned x = (unsigned)(rng() % 3000);
+
+			len += (size_t)sprintf(text + len, "%sw%c%c%c", len ? " " : "",
+					       'a' + x % 26, 'a' + x / 26 % 26, 'a' + x / 676);
+		}
+		assert_int_equal(sc_near_signature(&p, text, len, &scratch, a), 1);
+		n = sc_near_shingles(scratch.data, scratch.len, 5, sh, 512);
+		assert_int_equal(n, words - 4);
+		ref_signature(sh, n, p.bands * p.rows, r);
+		assert_memory_equal(a, r, p.bands * p.rows * sizeof(a[0]));
+	}
+	sc_buf_release(&scratch);
+}
 
 static int cmp_u64(const void *x, const void *y)
 {
@@ -256,10 +379,12 @@ static double true_jaccard(const char *x, const char *y)
 }
 
 /*
- * 200 pairs: a text of 300 random words from a 5000-word vocabulary, and a
- * copy with each word replaced with probability q (q from 0 to 0.3). The
- * estimate from 112 minhashes has standard deviation <= 0.05; each pair
- * must be within 0.2 (4 sigma) and the mean error within 0.02 (no bias).
+ * 200 pairs: a text of random words from a 5000-word vocabulary (300
+ * words, or every other pair 30 to 119 words, so fewer shingles than the
+ * 112 bins and densification does most of the work), and a copy with each
+ * word replaced with probability q (q from 0 to 0.3). The estimate from
+ * 112 values has standard deviation <= 0.05; each pair must be within 0.2
+ * (4 sigma) and the mean error within 0.02 (no bias).
  */
 static void test_estimate_vs_jaccard(void **unused)
 {
@@ -277,7 +402,9 @@ static void test_estimate_vs_jaccard(void **unused)
 		double q = (it % 31) / 100.0, j, ef, ep;
 		size_t lx = 0, ly = 0;
 
-		for (int w = 0; w < 300; w++) {
+		int nw = it % 2 ? 30 + it % 90 : 300;
+
+		for (int w = 0; w < nw; w++) {
 			unsigned wx = (unsigned)(rng() % 5000), wy = wx;
 
 			if ((double)(rng() % 10000) / 10000.0 < q)
@@ -381,6 +508,7 @@ int main(void)
 		cmocka_unit_test(test_shingles),
 		cmocka_unit_test(test_params),
 		cmocka_unit_test(test_signature_basic),
+		cmocka_unit_test(test_one_permutation),
 		cmocka_unit_test(test_estimate_vs_jaccard),
 		cmocka_unit_test(test_bands),
 		cmocka_unit_test(test_curve),
