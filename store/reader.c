@@ -302,6 +302,16 @@ static int split_records(struct fjob *j, uint32_t records)
 	return p == end ? 0 : SC_ECORRUPT;
 }
 
+/* Record i of a split frame: its bytes without the '\n'. */
+static inline void job_record(const struct fjob *j, uint32_t i, const char **rec,
+			      size_t *len)
+{
+	uint32_t start = i ? j->ends[i - 1] + 1 : 0;
+
+	*rec = j->raw.data + start;
+	*len = j->ends[i] - start;
+}
+
 static void decode_run(struct sc_job *job, void *ctx)
 {
 	struct fjob *j = (struct fjob *)job;
@@ -508,13 +518,7 @@ static int next_item(struct sc_reader *r, const char **rec, size_t *len)
 	if (rc)
 		return rc;
 	j = &r->jobs[r->head % r->njobs];
-	{
-		uint32_t i = j->first_index + j->taken;
-		uint32_t start = i ? j->ends[i - 1] + 1 : 0;
-
-		*rec = j->raw.data + start;
-		*len = j->ends[i] - start;
-	}
+	job_record(j, j->first_index + j->taken, rec, len);
 	if (++j->taken == j->count) {
 		/* done with this frame: its memory goes back to the budget; the
 		 * record just returned stays valid until the job is reused, at
@@ -629,7 +633,7 @@ static int refill_cmp(const void *a, const void *b)
 static int refill_slots(struct sc_reader *r)
 {
 	struct refill *v;
-	struct sc_buf raw;
+	struct fjob fr; /* scratch: a frame and its record ends */
 	int rc = 0;
 
 	if (!r->sb.used)
@@ -645,42 +649,36 @@ static int refill_slots(struct sc_reader *r)
 		v[k].slot = k;
 	}
 	qsort(v, r->sb.used, sizeof(*v), refill_cmp);
-	sc_buf_init(&raw, (size_t)SC_FRAME_SIZE_MAX + SC_RECORD_SIZE_MAX);
+	memset(&fr, 0, sizeof(fr));
+	sc_buf_init(&fr.raw, (size_t)SC_FRAME_SIZE_MAX + SC_RECORD_SIZE_MAX);
 	for (uint32_t k = 0; k < r->sb.used && !rc;) {
 		const struct sc_order_frame *f = sc_order_frame(r->ord, v[k].seq);
-		const char *p;
-		uint32_t idx = 0;
 		char msg[MSG_MAX];
 
-		rc = sc_set_read_frame(r->set, f->shard, f->frame, &raw, msg, sizeof(msg));
+		rc = sc_set_read_frame(r->set, f->shard, f->frame, &fr.raw, msg, sizeof(msg));
 		if (rc) {
 			rfail(r, rc, "%s", msg);
 			break;
 		}
-		p = raw.data;
-		/* this frame's slots, in record order (a PAD repeat may ask for
-		 * the same record twice) */
+		rc = split_records(&fr, f->records);
+		if (rc) {
+			rfail(r, rc, "shard %u ('%s') frame %u: its records differ from its index",
+			      f->shard, r->m->shards[f->shard].name, f->frame);
+			break;
+		}
+		/* this frame's slots (a PAD repeat may ask for a record twice) */
 		for (uint64_t seq = v[k].seq; k < r->sb.used && v[k].seq == seq && !rc; k++) {
-			const char *nl;
+			const char *rec;
+			size_t len;
 
-			for (;;) {
-				nl = memchr(p, '\n', raw.len - (size_t)(p - raw.data));
-				if (!nl || idx == v[k].index)
-					break;
-				p = nl + 1;
-				idx++;
-			}
-			if (!nl) {
-				rc = rfail(r, SC_ECORRUPT, "shard %u frame %u: fewer records than its index says",
-					   f->shard, f->frame);
-				break;
-			}
+			job_record(&fr, v[k].index, &rec, &len);
 			r->slot[v[k].slot].len = 0;
-			rc = sc_buf_append(&r->slot[v[k].slot], p, (size_t)(nl - p));
-			r->slot_bytes += (size_t)(nl - p);
+			rc = sc_buf_append(&r->slot[v[k].slot], rec, len);
+			r->slot_bytes += len;
 		}
 	}
-	sc_buf_release(&raw);
+	sc_buf_release(&fr.raw);
+	free(fr.ends);
 	free(v);
 	return rc;
 }
