@@ -86,7 +86,7 @@ test-unit: $(UNIT_BIN)
 test-fuzz: $(FUZZ_BIN)
 	$(Q)sh tests/run-fuzz.sh $(BUILD) $(FUZZ_BIN)
 
-test-cli: $(BIN)
+test-cli: $(BIN) $(SHARED)
 	$(Q)SHARDCTL=$(abspath $(BIN)) sh tests/cli/run.sh
 
 # Python binding (python/shardctl, ctypes) and its tests; test_torch.py
