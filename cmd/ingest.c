@@ -33,6 +33,8 @@ static const char ingest_usage[] =
 "  --dedup exact|near|none  exact-duplicate removal (default exact); near:\n"
 "                         exact first, then near duplicates (MinHash-LSH)\n"
 "  --near-threshold X     near: remove at estimated similarity >= X (0.8)\n"
+"  --near-margin Z        near: ... and >= X + Z standard deviations of the\n"
+"                         estimate (default 1; 0 = the bare threshold)\n"
 "  --ngram N              near: words per shingle (default 5)\n"
 "  --bands N, --rows N    near: LSH bands and minhashes per band (14, 8)\n"
 "  --near-report FILE     near: write each removal (removed, kept, similarity)\n"
@@ -94,7 +96,7 @@ enum {
 	OPT_OUT = 256, OPT_NODE, OPT_REPLICAS, OPT_FORMAT, OPT_TEXT_FIELD,
 	OPT_RECORD_PER_FILE, OPT_NORMALIZE, OPT_DEDUP, OPT_MAX_RECORD,
 	OPT_FRAME_SIZE, OPT_SHARD_SIZE, OPT_LEVEL, OPT_THREADS, OPT_STRICT,
-	OPT_REJECTS, OPT_SHOW_REJECTS, OPT_QUIET, OPT_NEAR_THRESHOLD, OPT_NGRAM,
+	OPT_REJECTS, OPT_SHOW_REJECTS, OPT_QUIET, OPT_NEAR_THRESHOLD, OPT_NEAR_MARGIN, OPT_NGRAM,
 	OPT_BANDS, OPT_ROWS, OPT_NEAR_REPORT, OPT_EXPLAIN_NEAR,
 };
 
@@ -117,6 +119,7 @@ static const struct option ingest_options[] = {
 	{ "show-rejects", required_argument, NULL, OPT_SHOW_REJECTS },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "near-threshold", required_argument, NULL, OPT_NEAR_THRESHOLD },
+	{ "near-margin", required_argument, NULL, OPT_NEAR_MARGIN },
 	{ "ngram", required_argument, NULL, OPT_NGRAM },
 	{ "bands", required_argument, NULL, OPT_BANDS },
 	{ "rows", required_argument, NULL, OPT_ROWS },
@@ -160,6 +163,7 @@ int cmd_ingest(int argc, char **argv)
 		.frame_size = SC_FRAME_SIZE_DEFAULT, .shard_size = SC_SHARD_SIZE_DEFAULT,
 		.zstd_level = SC_ZSTD_LEVEL_DEFAULT, .replicas = 1, .show_rejects = 10,
 		.near_threshold = SC_NEAR_THRESHOLD_DEFAULT,
+		.near_margin = SC_NEAR_MARGIN_DEFAULT,
 	};
 	int explain = 0;
 	struct ui ui = { .tty = isatty(2) };
@@ -280,6 +284,17 @@ int cmd_ingest(int argc, char **argv)
 			o.near_threshold = x;
 			break;
 		}
+		case OPT_NEAR_MARGIN: {
+			char *end;
+			double x = strtod(optarg, &end);
+
+			if (end == optarg || *end || !(x >= 0.0 && x <= SC_NEAR_MARGIN_MAX)) {
+				cmd_error("--near-margin must be a number in 0..%g", SC_NEAR_MARGIN_MAX);
+				goto out;
+			}
+			o.near_margin = x;
+			break;
+		}
 		case OPT_NGRAM:
 		case OPT_BANDS:
 		case OPT_ROWS: {
@@ -315,7 +330,7 @@ int cmd_ingest(int argc, char **argv)
 		goto out;
 	}
 	if (explain) {
-		status = sc_near_print_curve(stdout, &o.near, o.near_threshold) ? EXIT_FAIL : EXIT_OK;
+		status = sc_near_print_curve(stdout, &o.near, o.near_threshold, o.near_margin) ? EXIT_FAIL : EXIT_OK;
 		goto out;
 	}
 	if (!o.out) {

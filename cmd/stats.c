@@ -11,6 +11,7 @@
 
 #include "cmd.h"
 #include "json.h"
+#include "lsh.h"
 #include "normalize.h"
 #include "set.h"
 #include "utf8.h"
@@ -164,9 +165,18 @@ static int print_human(const char *root, const struct sc_manifest *m,
 		printf("  near dups    %" PRIu64 "  (%s) in %" PRIu64 " clusters, largest %" PRIu64
 		       " records\n", st->near_duplicates, p, st->near_clusters,
 		       st->near_largest_cluster);
-		printf("    near-dup   %u-word shingles, %u bands x %u rows, threshold %.3f "
-		       "(near v%u), LSH index peak %" PRIu64 " B\n", c->near_ngram, c->near_bands,
-		       c->near_rows, c->near_threshold, c->near_version, st->lsh_index_bytes);
+		printf("    near-dup   %u-word shingles, %u bands x %u rows, threshold %.3f, margin "
+		       "%.2f sd (near v%u), LSH index peak %" PRIu64 " B", c->near_ngram,
+		       c->near_bands, c->near_rows, c->near_threshold, c->near_margin,
+		       c->near_version, st->lsh_index_bytes);
+		if (st->records_kept)
+			printf(" (%.1f B per kept record)",
+			       (double)st->lsh_index_bytes / (double)st->records_kept);
+		printf("\n");
+		if (st->near_capped)
+			printf("    near-dup   %" PRIu64 " lookups reached the cap of %u candidates "
+			       "(the rest were not compared)\n", st->near_capped,
+			       SC_LSH_CANDIDATES_MAX);
 	}
 	pct(p, sizeof(p), st->records_rejected, st->records_in);
 	printf("  rejected     %" PRIu64 "  (%s)\n", st->records_rejected, p);
@@ -293,10 +303,12 @@ static void print_json(const char *root, const struct sc_manifest *m,
 	if (!strcmp(c->dedup, "near"))
 		printf(" \"near\": {\"near_duplicates\": %" PRIu64 ", \"near_clusters\": %" PRIu64
 		       ", \"near_largest_cluster\": %" PRIu64 ", \"lsh_index_bytes\": %" PRIu64
+		       ", \"near_capped\": %" PRIu64
 		       ", \"ngram\": %u, \"bands\": %u, \"rows\": %u, \"threshold\": %.6f"
-		       ", \"near_version\": %u},\n", st->near_duplicates, st->near_clusters,
-		       st->near_largest_cluster, st->lsh_index_bytes, c->near_ngram, c->near_bands,
-		       c->near_rows, c->near_threshold, c->near_version);
+		       ", \"margin\": %.6f, \"near_version\": %u},\n", st->near_duplicates,
+		       st->near_clusters, st->near_largest_cluster, st->lsh_index_bytes,
+		       st->near_capped, c->near_ngram, c->near_bands, c->near_rows,
+		       c->near_threshold, c->near_margin, c->near_version);
 	printf(" \"bytes\": {\"in_disk\": %" PRIu64 ", \"in\": %" PRIu64
 	       ", \"text_in\": %" PRIu64 ", \"text_kept\": %" PRIu64 ", \"normalized\": %" PRIu64
 	       ", \"stored\": %" PRIu64 ", \"stored_all_replicas\": %" PRIu64

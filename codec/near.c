@@ -2,8 +2,8 @@
  * near.c - near-duplicate signatures (see near.h and docs/NORMALIZATION.md,
  * "Near-duplicate signatures").
  *
- * Cost per text: one pass of normalization (ASCII handled byte by byte
- * without utf8proc), one XXH3-64 per word, an n-step combine per word
+ * Cost per text: one pass of mapping (ASCII 16 bytes at a time, without
+ * utf8proc), one multiply-fold hash per word, a rolling combine per word
  * n-gram, and one bin computation and compare per n-gram (one-permutation
  * hashing), then a densification pass over the empty bins of short texts.
  * No global state, nothing to initialise.
@@ -12,13 +12,18 @@
 
 #include <math.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <utf8proc.h>
-#define XXH_INLINE_ALL /* word hashes inlined; the same XXH3 values */
+#define XXH_INLINE_ALL /* long-word hashes and band keys inlined; the same XXH3 values */
 #include <xxhash.h>
 
 #define NEAR_DENSE_SEED  UINT64_C(0x5eed00000000000d) /* densification probe seed */
+#define NEAR_BAND_MUL    UINT64_C(0xd6e8feb86659fd93) /* separates the bands' keys */
 #define NEAR_PACK_MUL    UINT64_C(0x9e3779b97f4a7c15) /* mixes a minhash before packing */
+#define NEAR_PAD         16    /* readable zero bytes near_map() leaves after the text */
 #define NEAR_DECOMP_MAX  64    /* code points one code point may map to (NFKD+fold: 18) */
 
 void sc_near_params_default(struct sc_near_params *p)
@@ -37,32 +42,34 @@ int sc_near_params_check(const struct sc_near_params *p)
 	return 0;
 }
 
-/* Append one word code point, with the separating space if one is pending. */
-static inline int near_put(struct sc_buf *out, utf8proc_int32_t cp, int *space)
+/*
+ * The near-dup form is built in two steps. near_map() writes the "mapped"
+ * text: every letter or number code point in its folded form, every other
+ * code point as one or more spaces, so words are the maximal runs of
+ * non-space bytes but runs of spaces are not collapsed. That is all the
+ * shingle walk needs (it skips empty words), and for ASCII it is a pure
+ * byte-to-byte map done 16 bytes at a time. sc_near_normalize() then
+ * collapses the spaces in place for the documented normalized form.
+ */
+
+/* Append the UTF-8 of code point cp (room reserved by the caller). */
+static inline void near_put_cp(struct sc_buf *out, utf8proc_int32_t cp)
 {
-	uint8_t enc[4];
-	utf8proc_ssize_t k;
-
-	if (*space) {
-		*space = 0;
-		if (out->len) {
-			int rc = sc_buf_putc(out, ' ');
-
-			if (rc)
-				return rc;
-		}
-	}
 	if (cp < 0x80)
-		return sc_buf_putc(out, (char)cp);
-	k = utf8proc_encode_char(cp, enc);
-	return sc_buf_append(out, enc, (size_t)k);
+		out->data[out->len++] = (char)cp;
+	else
+		out->len += (size_t)utf8proc_encode_char(cp, (uint8_t *)out->data + out->len);
 }
 
-/* One non-ASCII code point: NFKD + case fold + marks stripped, then classified. */
-static int near_put_unicode(struct sc_buf *out, utf8proc_int32_t cp, int *space)
+/*
+ * One non-ASCII code point: NFKD + case fold + marks stripped, then each
+ * resulting code point kept (a letter or number; decimal digits as '0') or
+ * written as a space. At most NEAR_DECOMP_MAX * 4 bytes.
+ */
+static int near_map_unicode(struct sc_buf *out, utf8proc_int32_t cp)
 {
 	utf8proc_int32_t dst[NEAR_DECOMP_MAX];
-	int boundclass = 0;
+	int boundclass = 0, rc;
 	utf8proc_ssize_t m;
 
 	m = utf8proc_decompose_char(cp, dst, NEAR_DECOMP_MAX,
@@ -71,9 +78,11 @@ static int near_put_unicode(struct sc_buf *out, utf8proc_int32_t cp, int *space)
 				    &boundclass);
 	if (m < 0 || m > NEAR_DECOMP_MAX)
 		return SC_ELIMIT; /* cannot happen with Unicode's data */
+	rc = sc_buf_reserve(out, (size_t)m * 4);
+	if (rc)
+		return rc;
 	for (utf8proc_ssize_t j = 0; j < m; j++) {
 		utf8proc_int32_t c = dst[j];
-		int rc;
 
 		switch (utf8proc_category(c)) {
 		case UTF8PROC_CATEGORY_ND:
@@ -88,12 +97,10 @@ static int near_put_unicode(struct sc_buf *out, utf8proc_int32_t cp, int *space)
 		case UTF8PROC_CATEGORY_NO:
 			if (c >= 'A' && c <= 'Z')
 				c += 'a' - 'A';
-			rc = near_put(out, c, space);
-			if (rc)
-				return rc;
+			near_put_cp(out, c);
 			break;
 		default:
-			*space = 1;
+			out->data[out->len++] = ' ';
 			break;
 		}
 	}
@@ -116,66 +123,100 @@ static const uint8_t near_ascii[128] = {
 	['Y'] = 'y', ['Z'] = 'z',
 };
 
+#if defined(__SSE2__)
+/* near_ascii[] of 16 ASCII bytes at once. */
+static inline __m128i near_map16(__m128i v)
+{
+	__m128i low = _mm_or_si128(v, _mm_set1_epi8(0x20));
+	__m128i letter = _mm_and_si128(_mm_cmpgt_epi8(low, _mm_set1_epi8('a' - 1)),
+				       _mm_cmplt_epi8(low, _mm_set1_epi8('z' + 1)));
+	__m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+				      _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+	__m128i word = _mm_or_si128(letter, digit);
+
+	return _mm_or_si128(_mm_or_si128(_mm_and_si128(letter, low),
+					 _mm_and_si128(digit, _mm_set1_epi8('0'))),
+			    _mm_andnot_si128(word, _mm_set1_epi8(' ')));
+}
+#endif
+
 /*
- * ASCII bytes are written without per-byte checks: from input position i
- * on, ASCII input adds at most (n - i) + 1 bytes (a pending space is only
- * ever written before a letter), so that much room is reserved at the
- * start and again after each non-ASCII code point (whose expansion may
- * have used it up).
+ * The mapped text of s[0..n) into *out (reset first). Room: ASCII maps
+ * byte for byte, so with room for len + (n - i) bytes kept before input
+ * position i (reserved at the start and again after each non-ASCII code
+ * point, whose expansion may use it up) every ASCII store, 16-byte blocks
+ * included, stays inside the buffer.
  */
-int sc_near_normalize(const char *s, size_t n, struct sc_buf *out)
+static int near_map(const char *s, size_t n, struct sc_buf *out)
 {
 	const uint8_t *u = (const uint8_t *)s;
 	size_t i = 0;
-	int space = 0, rc;
+	int rc;
 
 	out->len = 0;
 	rc = sc_buf_reserve(out, n + 1);
 	if (rc)
 		return rc;
 	while (i < n) {
-		uint8_t c = u[i];
 		utf8proc_int32_t cp;
 		utf8proc_ssize_t k;
 
-		if (c < 0x80) {
-			/*
-			 * A run of ASCII, branch-free: the space and the byte
-			 * are always stored and kept only when due. Both stores
-			 * stay inside the reserved room: before byte i,
-			 * len + (n - i) + space <= room, and n - i >= 1. sp is
-			 * a space due before the next letter (only once a word
-			 * was written, st), computed off the len chain.
-			 */
-			char *d = out->data;
-			size_t len = out->len;
-			unsigned st = len != 0, sp = (unsigned)space & st;
+#if defined(__SSE2__)
+		while (i + 16 <= n) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(u + i));
 
-			for (;;) {
-				unsigned m = near_ascii[c], nz = m != 0, put = sp & nz;
-
-				d[len] = ' ';
-				d[len + put] = (char)m;
-				len += put + nz;
-				st |= nz;
-				sp = (nz ^ 1) & st;
-				if (++i == n || (c = u[i]) >= 0x80)
-					break;
-			}
-			out->len = len;
-			space = (int)sp;
-			continue;
+			if (_mm_movemask_epi8(v))
+				break;
+			_mm_storeu_si128((__m128i *)(out->data + out->len), near_map16(v));
+			out->len += 16;
+			i += 16;
 		}
+#endif
+		while (i < n && u[i] < 0x80)
+			out->data[out->len++] = near_ascii[u[i]] ? (char)near_ascii[u[i++]] : (i++, ' ');
+		if (i == n)
+			break;
 		k = utf8proc_iterate(u + i, (utf8proc_ssize_t)(n - i), &cp);
 		if (k <= 0)
 			return SC_EFORMAT;
 		i += (size_t)k;
-		rc = near_put_unicode(out, cp, &space);
+		rc = near_map_unicode(out, cp);
 		if (!rc)
 			rc = sc_buf_reserve(out, n - i + 1);
 		if (rc)
 			return rc;
 	}
+	/* the word hash reads 16 bytes at a time: zeros after the text */
+	rc = sc_buf_reserve(out, NEAR_PAD);
+	if (rc)
+		return rc;
+	memset(out->data + out->len, 0, NEAR_PAD);
+	return 0;
+}
+
+int sc_near_normalize(const char *s, size_t n, struct sc_buf *out)
+{
+	size_t o = 0;
+	unsigned prev = 1; /* as if after a space: leading spaces go */
+	int rc = near_map(s, n, out);
+
+	if (rc)
+		return rc;
+	/*
+	 * Collapse in place, without branches: every byte is stored and kept
+	 * unless it is a space after a space; then a trailing space goes.
+	 */
+	for (size_t i = 0; i < out->len; i++) {
+		char c = out->data[i];
+		unsigned sp = c == ' ';
+
+		out->data[o] = c;
+		o += !(sp & prev);
+		prev = sp;
+	}
+	if (o && out->data[o - 1] == ' ')
+		o--;
+	out->len = o;
 	return 0;
 }
 
@@ -240,13 +281,55 @@ static inline uint64_t near_fmix(uint64_t h)
 	return h ^ (h >> 31);
 }
 
+/*
+ * The hash of one word (near version 3): words of up to 16 bytes, almost
+ * all of them, are read as two little-endian 64-bit halves a (bytes 0..7)
+ * and b (bytes 8..15), each shifted left so that only the word's own bytes
+ * remain (zeros below them), and folded with one 64x64->128-bit multiply:
+ * lo ^ hi of (a ^ NEAR_WORD_K1) * (b ^ NEAR_WORD_K2 ^ len). Every byte of
+ * both constants is in 0x01..0x1f, which no byte of a mapped word is
+ * (those are '0', a-z or >= 0x80) and a shifted-in zero is not either, so
+ * neither factor is ever 0. Longer words: XXH3-64 with seed 0. The caller
+ * guarantees that 16 bytes can be read at w (near_map() leaves 16 zero
+ * bytes after the text), which is what lets the short case go without
+ * branches on the length.
+ */
+#define NEAR_WORD_K1 UINT64_C(0x1b0d17031f09150b)
+#define NEAR_WORD_K2 UINT64_C(0x0e1a06131d02110f)
+
+static inline uint64_t near_word_hash(const char *w, size_t len)
+{
+	uint64_t a, b;
+	unsigned __int128 m;
+
+	if (len > 16)
+		return XXH3_64bits(w, len);
+	memcpy(&a, w, 8);
+	memcpy(&b, w + 8, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	a = __builtin_bswap64(a);
+	b = __builtin_bswap64(b);
+#endif
+	a = len >= 8 ? a : a << ((8 - len) * 8);
+	b = len > 8 ? b << ((16 - len) * 8) : 0;
+	m = (unsigned __int128)(a ^ NEAR_WORD_K1) * (b ^ NEAR_WORD_K2 ^ len);
+	return (uint64_t)m ^ (uint64_t)(m >> 64);
+}
+
 __attribute__((always_inline))
 static inline void near_word(struct near_roll *r, const char *w, size_t len,
-			     void (*emit)(void *, uint64_t), void *ctx)
+			     const char *end, void (*emit)(void *, uint64_t), void *ctx)
 {
-	/* XXH3_64bits() itself, with its short-input case inlined */
-	uint64_t h = len <= 16 ? XXH3_len_0to16_64b((const xxh_u8 *)w, len, XXH3_kSecret, 0)
-			       : XXH3_64bits(w, len);
+	uint64_t h;
+
+	if (len <= 16 && end - w < 16) {
+		char pad[16] = { 0 }; /* a word near the end of a caller's buffer */
+
+		memcpy(pad, w, len);
+		h = near_word_hash(pad, len);
+	} else {
+		h = near_word_hash(w, len);
+	}
 
 	r->acc = near_rotl(r->acc, 27) ^ h;
 	if (r->words >= r->ngram)
@@ -258,10 +341,10 @@ static inline void near_word(struct near_roll *r, const char *w, size_t len,
 }
 
 __attribute__((always_inline))
-static inline size_t near_walk(const char *norm, size_t n, unsigned ngram,
+static inline size_t near_walk(const char *norm, size_t n, size_t readable, unsigned ngram,
 			       void (*emit)(void *, uint64_t), void *ctx)
 {
-	const uint64_t lo7 = UINT64_C(0x7f7f7f7f7f7f7f7f);
+	const char *end = norm + readable;
 	struct near_roll r;
 	size_t i = 0, start = 0;
 
@@ -272,32 +355,44 @@ static inline size_t near_walk(const char *norm, size_t n, unsigned ngram,
 	r.pos = 0;
 	r.ngram = ngram;
 	r.rot = (27 * ngram) & 63;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	for (; i + 8 <= n; i += 8) {
-		uint64_t x, t;
+	/*
+	 * The spaces of 64 bytes at a time as a bit mask (the loop over its
+	 * bits mispredicts once per block rather than once per few words),
+	 * then the tail of under 64 bytes the same way.
+	 */
+	for (;;) {
+		uint64_t t = 0;
+		size_t blk = n - i < 64 ? n - i : 64;
 
-		memcpy(&x, norm + i, 8);
-		x ^= UINT64_C(0x2020202020202020);             /* spaces to 0 */
-		t = ~(((x & lo7) + lo7) | x | lo7);           /* 0x80 in each 0 byte */
+#if defined(__SSE2__)
+		if (blk == 64) {
+			const __m128i sp = _mm_set1_epi8(' ');
+
+			for (unsigned q = 0; q < 4; q++) {
+				__m128i v = _mm_loadu_si128((const __m128i *)(norm + i + 16 * q));
+
+				t |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, sp)) << (16 * q);
+			}
+		} else
+#endif
+		{
+			for (size_t j = 0; j < blk; j++)
+				t |= (uint64_t)(norm[i + j] == ' ') << j;
+		}
 		while (t) {
-			size_t k = i + ((unsigned)__builtin_ctzll(t) >> 3);
+			size_t k = i + (size_t)__builtin_ctzll(t);
 
 			if (k > start)
-				near_word(&r, norm + start, k - start, emit, ctx);
+				near_word(&r, norm + start, k - start, end, emit, ctx);
 			start = k + 1;
 			t &= t - 1;
 		}
-	}
-#endif
-	for (; i < n; i++) {
-		if (norm[i] != ' ')
-			continue;
-		if (i > start)
-			near_word(&r, norm + start, i - start, emit, ctx);
-		start = i + 1;
+		i += blk;
+		if (blk < 64)
+			break;
 	}
 	if (n > start)
-		near_word(&r, norm + start, n - start, emit, ctx);
+		near_word(&r, norm + start, n - start, end, emit, ctx);
 	return r.words >= ngram ? r.words - ngram + 1 : 0;
 }
 
@@ -315,7 +410,7 @@ size_t sc_near_shingles(const char *norm, size_t n, unsigned ngram,
 {
 	struct near_walk w = { out, max, 0 };
 
-	return near_walk(norm, n, ngram, near_collect, &w);
+	return near_walk(norm, n, n, ngram, near_collect, &w);
 }
 
 /*
@@ -329,9 +424,8 @@ size_t sc_near_shingles(const char *norm, size_t n, unsigned ngram,
  * compare per shingle instead of K multiply-min steps.
  */
 struct near_sig {
-	uint64_t *mins;                  /* [k] running minima */
-	uint8_t full[SC_NEAR_HASHES_MAX]; /* 1: the bin received a shingle */
-	unsigned k;                      /* bins */
+	uint64_t *mins; /* [k] running minima, UINT64_MAX while a bin is empty */
+	unsigned k;     /* bins */
 };
 
 static inline unsigned near_bin(uint64_t h, unsigned k)
@@ -346,7 +440,6 @@ static void near_sig_emit(void *ctx, uint64_t h)
 
 	uint64_t m = g->mins[i];
 
-	g->full[i] = 1;
 	g->mins[i] = h < m ? h : m;
 }
 
@@ -388,6 +481,7 @@ int sc_near_signature(const struct sc_near_params *p, const char *s, size_t n,
 		      struct sc_buf *scratch, uint64_t *mins)
 {
 	uint64_t vals[SC_NEAR_HASHES_MAX]; /* mins stays untouched without shingles */
+	uint8_t full[SC_NEAR_HASHES_MAX];  /* 1: the bin received a shingle */
 	struct near_sig g;
 	size_t count;
 	unsigned nfull = 0;
@@ -395,22 +489,29 @@ int sc_near_signature(const struct sc_near_params *p, const char *s, size_t n,
 
 	if (sc_near_params_check(p))
 		return SC_EUSAGE;
-	rc = sc_near_normalize(s, n, scratch);
+	rc = near_map(s, n, scratch);
 	if (rc)
 		return rc;
 	/* fewer words than ngram: no shingles, count is 0 below */
 	g.k = p->bands * p->rows;
 	for (unsigned i = 0; i < g.k; i++)
 		vals[i] = UINT64_MAX;
-	memset(g.full, 0, g.k);
 	g.mins = vals;
-	count = near_walk(scratch->data, scratch->len, p->ngram, near_sig_emit, &g);
+	count = near_walk(scratch->data, scratch->len, scratch->len + NEAR_PAD, p->ngram,
+			  near_sig_emit, &g);
 	if (!count)
 		return 0;
-	for (unsigned i = 0; i < g.k; i++)
-		nfull += g.full[i];
+	/*
+	 * A bin is empty when its minimum is still UINT64_MAX: one whose only
+	 * shingle hashed to exactly 2^64 - 1 counts as empty too (probability
+	 * 2^-64 per shingle, and the same for every text).
+	 */
+	for (unsigned i = 0; i < g.k; i++) {
+		full[i] = vals[i] != UINT64_MAX;
+		nfull += full[i];
+	}
 	if (nfull < g.k)
-		near_densify(vals, g.full, g.k);
+		near_densify(vals, full, g.k);
 	memcpy(mins, vals, g.k * sizeof(vals[0]));
 	return 1;
 }
@@ -428,12 +529,25 @@ void sc_near_pack(const uint64_t *mins, unsigned k, uint8_t *out)
 uint64_t sc_near_band_key(const uint8_t *packed, unsigned band, unsigned rows)
 {
 	uint8_t v[SC_NEAR_ROWS_MAX];
+	unsigned first = band * rows;
+	uint64_t x = 0;
 
 	if (rows > SC_NEAR_ROWS_MAX)
 		rows = SC_NEAR_ROWS_MAX;
-	for (unsigned j = 0; j < rows; j++)
-		v[j] = (uint8_t)sc_near_packed_get(packed, band * rows + j);
-	return XXH3_64bits_withSeed(v, rows, band);
+	if (rows * SC_NEAR_BITS > 64) {
+		for (unsigned j = 0; j < rows; j++)
+			v[j] = (uint8_t)sc_near_packed_get(packed, first + j);
+		return XXH3_64bits_withSeed(v, rows, band);
+	}
+	if (!(first & 1) && !(rows & 1)) {
+		/* whole bytes: value first + j is nibble j of x, low nibble first */
+		for (unsigned j = 0; j < rows / 2; j++)
+			x |= (uint64_t)packed[first / 2 + j] << (8 * j);
+	} else {
+		for (unsigned j = 0; j < rows; j++)
+			x |= (uint64_t)sc_near_packed_get(packed, first + j) << (SC_NEAR_BITS * j);
+	}
+	return near_fmix(x ^ (NEAR_BAND_MUL * (band + 1)));
 }
 
 int sc_near_band_equal(const uint8_t *a, const uint8_t *b, unsigned band, unsigned rows)
@@ -482,23 +596,66 @@ double sc_near_detect_prob(double s, unsigned bands, unsigned rows)
 	return 1.0 - pow(1.0 - pow(s, rows), bands);
 }
 
-int sc_near_print_curve(FILE *f, const struct sc_near_params *p, double threshold)
+double sc_near_estimate_sd(double s, unsigned k)
+{
+	const double c = 1.0 / (1u << SC_NEAR_BITS);
+	double p = s + (1.0 - s) * c;
+
+	if (!k)
+		return 0.0;
+	return sqrt(p * (1.0 - p) / k) / (1.0 - c);
+}
+
+double sc_near_removal_cut(double threshold, double margin, unsigned k)
+{
+	double cut = threshold + margin * sc_near_estimate_sd(threshold, k);
+
+	return cut > 1.0 ? 1.0 : cut;
+}
+
+double sc_near_estimate_prob(double s, double cut, unsigned k)
+{
+	const double c = 1.0 / (1u << SC_NEAR_BITS);
+	double p = s + (1.0 - s) * c, sum = 0.0;
+
+	if (!k)
+		return 0.0;
+	if (p >= 1.0)
+		return 1.0;
+	for (unsigned i = 0; i <= k; i++) {
+		double est = ((double)i / k - c) / (1.0 - c);
+
+		est = est < 0.0 ? 0.0 : est > 1.0 ? 1.0 : est;
+		if (est < cut) /* the same comparison as the index's, value for value */
+			continue;
+		sum += exp(lgamma(k + 1.0) - lgamma(i + 1.0) - lgamma(k - i + 1.0) +
+			   i * log(p) + (k - i) * log1p(-p));
+	}
+	return sum > 1.0 ? 1.0 : sum;
+}
+
+int sc_near_print_curve(FILE *f, const struct sc_near_params *p, double threshold,
+			double margin)
 {
 	unsigned k = p->bands * p->rows;
 	double knee = pow(1.0 / p->bands, 1.0 / p->rows);
+	double cut = sc_near_removal_cut(threshold, margin, k);
 	int rc = 0;
 
 	rc |= fprintf(f, "near-dup detection: %u-word shingles, %u bands x %u rows = %u minhashes "
 		      "(%u bits kept each)\n", p->ngram, p->bands, p->rows, k, SC_NEAR_BITS) < 0;
 	rc |= fprintf(f, "P(candidate | Jaccard s) = 1 - (1 - s^%u)^%u; 50%% point near s = %.3f\n",
 		      p->rows, p->bands, knee) < 0;
-	rc |= fprintf(f, "a candidate is removed only when its estimated similarity >= %.3f\n",
-		      threshold) < 0;
-	rc |= fprintf(f, "%-8s %s\n", "s", "P(candidate)") < 0;
+	rc |= fprintf(f, "a candidate is removed only when its estimated similarity >= %.3f\n"
+		      "(threshold %.3f + margin %.2f x the estimate's standard deviation %.4f there)\n",
+		      cut, threshold, margin, sc_near_estimate_sd(threshold, k)) < 0;
+	rc |= fprintf(f, "%-8s %-14s %s\n", "s", "P(candidate)", "P(estimate >= cut)") < 0;
 	for (unsigned i = 1; i <= 20; i++) {
 		double s = i * 0.05;
 
-		rc |= fprintf(f, "%-8.2f %.6f\n", s, sc_near_detect_prob(s, p->bands, p->rows)) < 0;
+		rc |= fprintf(f, "%-8.2f %-14.6f %.6f\n", s, sc_near_detect_prob(s, p->bands, p->rows),
+			      sc_near_estimate_prob(s, cut, k)) < 0;
 	}
+	rc |= fprintf(f, "a pair is removed only when both happen: at most the smaller of the two\n") < 0;
 	return rc ? -EIO : 0;
 }

@@ -9,7 +9,7 @@
  *
  * Pipeline for one text: sc_near_normalize() (NFKD, case fold, marks
  * stripped, digits to '0', everything that is not a letter or number to a
- * single space) -> word n-grams, hashed from XXH3-64 word hashes -> K = bands *
+ * single space) -> word n-grams, hashed from per-word hashes -> K = bands *
  * rows values by one-permutation hashing: bin ((h >> 32) * K) >> 32 keeps
  * the minimum h, empty bins densified (the full signature, 64 bits per
  * value) -> sc_near_pack() keeps
@@ -25,7 +25,7 @@
 
 #include "sc_base.h"
 
-#define SC_NEAR_VERSION        2
+#define SC_NEAR_VERSION        3
 #define SC_NEAR_NGRAM_DEFAULT  5
 #define SC_NEAR_BANDS_DEFAULT  14
 #define SC_NEAR_ROWS_DEFAULT   8
@@ -35,6 +35,8 @@
 #define SC_NEAR_HASHES_MAX     512  /* bands * rows */
 #define SC_NEAR_BITS           4    /* bits kept per minhash in packed form */
 #define SC_NEAR_THRESHOLD_DEFAULT 0.8
+#define SC_NEAR_MARGIN_DEFAULT 1.0  /* --near-margin: standard deviations */
+#define SC_NEAR_MARGIN_MAX     5.0
 
 struct sc_near_params {
 	unsigned ngram; /* words per shingle, 1..SC_NEAR_NGRAM_MAX */
@@ -65,7 +67,8 @@ int sc_near_normalize(const char *s, size_t n, struct sc_buf *out);
 size_t sc_near_word_count(const char *norm, size_t n);
 
 /*
- * The hash of one shingle from the XXH3-64 (seed 0) hashes of its words:
+ * The hash of one shingle from the word hashes of its words (near version
+ * 3: docs/NORMALIZATION.md, "Shingles"):
  * words[first], words[first + 1], ... (indices mod ngram) in text order,
  * combined as h = rotl64(h, 27) ^ w starting from h = 0, then the
  * splitmix64 finalizer. Order matters (27 * k mod 64 differs for every
@@ -122,10 +125,37 @@ double sc_near_similarity(const uint8_t *a, const uint8_t *b, unsigned k);
 /* Fraction of equal values of two full signatures (no correction needed). */
 double sc_near_similarity_full(const uint64_t *a, const uint64_t *b, unsigned k);
 
+/*
+ * The standard deviation of sc_near_similarity() over k packed values for a
+ * pair of true similarity s: with c = 2^-SC_NEAR_BITS and p = s + (1 - s) c
+ * the chance that two packed values agree, sqrt(p (1 - p) / k) / (1 - c).
+ */
+double sc_near_estimate_sd(double s, unsigned k);
+
+/*
+ * The removal cut: a candidate is removed when its estimated similarity is
+ * at least threshold + margin * sc_near_estimate_sd(threshold, k) (at most
+ * 1), so that a pair just below the threshold is removed rarely rather
+ * than half the time (docs/NORMALIZATION.md, "The removal rule").
+ */
+double sc_near_removal_cut(double threshold, double margin, unsigned k);
+
+/*
+ * Probability that the estimate over k packed values is >= cut for a pair
+ * of true similarity s (the exact binomial tail of the number of equal
+ * values; the estimate is taken as independent values).
+ */
+double sc_near_estimate_prob(double s, double cut, unsigned k);
+
 /* Probability that a pair of similarity s shares a band: 1 - (1 - s^r)^b. */
 double sc_near_detect_prob(double s, unsigned bands, unsigned rows);
 
-/* Print the curve for p (and the threshold) as a table on f. 0 or -EIO. */
-int sc_near_print_curve(FILE *f, const struct sc_near_params *p, double threshold);
+/*
+ * Print, as a table on f, the curves for p, threshold and margin: the
+ * probability of becoming a candidate and of the estimate reaching the
+ * removal cut, by true similarity. 0 or -EIO.
+ */
+int sc_near_print_curve(FILE *f, const struct sc_near_params *p, double threshold,
+			double margin);
 
 #endif

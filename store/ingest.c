@@ -95,6 +95,7 @@ struct ingest {
 	struct sc_workq *q;
 	struct sc_dedup *dedup;
 	struct sc_lsh *lsh;             /* near-dup index (SC_DEDUP_NEAR) */
+	double near_cut;                /* sc_near_removal_cut() of the options */
 	size_t psize;                   /* bytes of a packed near-dup signature */
 	FILE *near_report;              /* --near-report, or NULL */
 	struct near_ref *refs;          /* [nrefs_cap] per LSH document, with a report */
@@ -515,7 +516,7 @@ static int near_check(struct ingest *g, const uint8_t *sig, const struct sc_rec_
 	int64_t d;
 	int rc;
 
-	rc = sc_lsh_query(g->lsh, sig, g->o->near_threshold, &doc, &sim);
+	rc = sc_lsh_query(g->lsh, sig, g->near_cut, &doc, &sim);
 	if (rc == 1) {
 		rc = sc_lsh_note_removed(g->lsh, doc);
 		if (rc)
@@ -661,6 +662,8 @@ static int check_opts(struct ingest *g)
 			    SC_NEAR_ROWS_MAX, SC_NEAR_HASHES_MAX);
 	if (o->dedup == SC_DEDUP_NEAR && !(o->near_threshold >= 0.0 && o->near_threshold <= 1.0))
 		return fail(g, SC_EUSAGE, "--near-threshold must be 0..1");
+	if (o->dedup == SC_DEDUP_NEAR && !(o->near_margin >= 0.0 && o->near_margin <= SC_NEAR_MARGIN_MAX))
+		return fail(g, SC_EUSAGE, "--near-margin must be 0..%g", SC_NEAR_MARGIN_MAX);
 	if (o->near_report_path && o->dedup != SC_DEDUP_NEAR)
 		return fail(g, SC_EUSAGE, "--near-report needs --dedup near");
 	return 0;
@@ -794,6 +797,8 @@ int sc_ingest_run(const struct sc_ingest_opts *o, struct sc_stats *st,
 		if (rc)
 			goto out;
 		g.psize = sc_near_packed_size(o->near.bands * o->near.rows);
+		g.near_cut = sc_near_removal_cut(o->near_threshold, o->near_margin,
+						 o->near.bands * o->near.rows);
 	}
 	if (o->near_report_path) {
 		g.near_report = fopen(o->near_report_path, "w");
@@ -827,6 +832,7 @@ int sc_ingest_run(const struct sc_ingest_opts *o, struct sc_stats *st,
 		st->near_clusters = sc_lsh_clusters(g.lsh);
 		st->near_largest_cluster = sc_lsh_largest_cluster(g.lsh);
 		st->lsh_index_bytes = sc_lsh_peak_bytes(g.lsh);
+		st->near_capped = sc_lsh_capped(g.lsh);
 	}
 	st->elapsed_s = elapsed(&g);
 	m.stats = *st;
@@ -845,6 +851,7 @@ int sc_ingest_run(const struct sc_ingest_opts *o, struct sc_stats *st,
 		m.config.near_bands = o->near.bands;
 		m.config.near_rows = o->near.rows;
 		m.config.near_threshold = o->near_threshold;
+		m.config.near_margin = o->near_margin;
 	}
 	m.config.fingerprint_version = SC_FINGERPRINT_VERSION;
 	m.config.max_record_size = o->max_record_size;

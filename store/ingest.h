@@ -48,6 +48,7 @@ struct sc_ingest_opts {
 	enum sc_dedup_mode dedup;
 	struct sc_near_params near;       /* SC_DEDUP_NEAR: shingles and bands */
 	double near_threshold;            /* SC_DEDUP_NEAR: remove at >= this similarity */
+	double near_margin;               /* SC_DEDUP_NEAR: ... cleared by this many sd */
 	const char *near_report_path;     /* JSONL of near-dup removals, or NULL */
 	uint64_t max_record_size;
 	uint64_t frame_size;

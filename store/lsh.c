@@ -7,17 +7,18 @@
  * stored. Exactly psize bytes per document plus the last chunk's slack.
  *
  * Band tables: for each band, 2^LSH_DIR_BITS sub-tables chosen by the top
- * bits of the band key. A sub-table is an open-addressing array of 4-byte
- * slots (document number + 1; 0 = empty) beside an array of 1-byte tags
- * (the low 8 bits of the band key), probed linearly from a home slot taken
- * from the middle bits of the key. The key itself is not stored: a slot
- * whose tag matches is confirmed by comparing the band's rows in the
- * stored signature (sc_near_band_equal), and a rehash recomputes keys from
- * the signatures. The tag makes the probe over unrelated slots a scan of
- * a few contiguous bytes (only 1 in 256 of them costs a signature read).
- * Sub-tables grow by a quarter past 85% load, so they sit between 68% and
- * 85% full: 5 / 0.765 = 6.5 bytes per band per document on average, 92
- * at 14 bands; with 56 signature bytes about 148 bytes per document.
+ * bits of the band key. A sub-table is an open-addressing array of 1-byte
+ * tags (1..255 from the low 8 bits of the band key; 0 = empty) beside an
+ * array of 4-byte slots (document number), probed linearly from a home
+ * slot taken from the middle bits of the key. The key itself is not
+ * stored: a slot whose tag matches is confirmed by comparing the band's
+ * rows in the stored signature (sc_near_band_equal), and a rehash
+ * recomputes keys from the signatures. A probe reads only the contiguous
+ * tags until the first empty one (1 in 255 unrelated slots costs a slot
+ * and signature read), which is what lets the tables run full: they grow
+ * by an eighth past 95% load, so they sit between 84% and 95% full, 5 /
+ * 0.9 = 5.6 bytes per band per document on average, 78 at 14 bands; with
+ * 56 signature bytes about 134 bytes per document.
  *
  * Cluster counts: a small open-addressing map from kept document to the
  * number removed because of it, holding only documents that have removed
@@ -31,14 +32,14 @@
 #define LSH_DIR_BITS     6
 #define LSH_DIR_SIZE     (1u << LSH_DIR_BITS)
 #define LSH_CAP_INITIAL  8u
-#define LSH_LOAD_NUM     85u      /* grow past 85% full */
+#define LSH_LOAD_NUM     95u      /* grow past 95% full */
 #define LSH_LOAD_DEN     100u
 #define LSH_CHUNK_BITS   12
 #define LSH_CHUNK_DOCS   (1u << LSH_CHUNK_BITS)
 
 struct lsh_sub {
-	uint32_t *slots; /* [cap] document + 1, 0 = empty; NULL until first insert */
-	uint8_t *tags;   /* [cap] low 8 bits of the band key of each slot */
+	uint32_t *slots; /* [cap] document of each used slot; NULL until first insert */
+	uint8_t *tags;   /* [cap] lsh_tag() of the slot's band key, 0 = empty */
 	uint32_t cap;    /* slots allocated */
 	uint32_t count;  /* slots in use */
 };
@@ -127,6 +128,13 @@ static inline struct lsh_sub *lsh_sub_of(struct sc_lsh *l, unsigned band, uint64
 	return &l->subs[(size_t)band * LSH_DIR_SIZE + (size_t)(key >> (64 - LSH_DIR_BITS))];
 }
 
+static inline uint8_t lsh_tag(uint64_t key)
+{
+	uint8_t t = (uint8_t)key;
+
+	return t ? t : 1;
+}
+
 static inline uint32_t lsh_home(uint64_t key, uint32_t cap)
 {
 	return (uint32_t)((((key >> 8) & 0xffffffffu) * (uint64_t)cap) >> 32);
@@ -137,17 +145,17 @@ static void lsh_place(struct lsh_sub *t, uint64_t key, uint32_t doc)
 {
 	uint32_t i = lsh_home(key, t->cap);
 
-	while (t->slots[i]) {
+	while (t->tags[i]) {
 		i++;
 		if (i == t->cap)
 			i = 0;
 	}
-	t->slots[i] = doc + 1;
-	t->tags[i] = (uint8_t)key;
+	t->slots[i] = doc;
+	t->tags[i] = lsh_tag(key);
 	t->count++;
 }
 
-/* Grow sub-table t of band `band` by a quarter (or to LSH_CAP_INITIAL). */
+/* Grow sub-table t of band `band` by an eighth (or to LSH_CAP_INITIAL). */
 static int lsh_grow(struct sc_lsh *l, unsigned band, struct lsh_sub *t)
 {
 	struct lsh_sub n;
@@ -155,11 +163,11 @@ static int lsh_grow(struct sc_lsh *l, unsigned band, struct lsh_sub *t)
 
 	if (t->cap >= (UINT32_C(1) << 30))
 		return SC_ELIMIT;
-	add = t->cap / 4 > LSH_CAP_INITIAL ? t->cap / 4 : LSH_CAP_INITIAL;
+	add = t->cap / 8 > LSH_CAP_INITIAL ? t->cap / 8 : LSH_CAP_INITIAL;
 	n.cap = t->cap + add;
 	n.count = 0;
-	n.slots = calloc(n.cap, sizeof(*n.slots));
-	n.tags = malloc(n.cap);
+	n.slots = malloc((size_t)n.cap * sizeof(*n.slots));
+	n.tags = calloc(n.cap, 1);
 	if (!n.slots || !n.tags) {
 		free(n.slots);
 		free(n.tags);
@@ -167,11 +175,10 @@ static int lsh_grow(struct sc_lsh *l, unsigned band, struct lsh_sub *t)
 	}
 	lsh_account(l, (int64_t)n.cap * 5);
 	for (uint32_t i = 0; i < t->cap; i++) {
-		uint32_t d1 = t->slots[i];
+		uint32_t d = t->slots[i];
 
-		if (d1)
-			lsh_place(&n, sc_near_band_key(sc_lsh_signature(l, d1 - 1), band, l->rows),
-				  d1 - 1);
+		if (t->tags[i])
+			lsh_place(&n, sc_near_band_key(sc_lsh_signature(l, d), band, l->rows), d);
 	}
 	lsh_account(l, -(int64_t)t->cap * 5);
 	free(t->slots);
@@ -197,14 +204,15 @@ int sc_lsh_query(struct sc_lsh *l, const uint8_t *packed, double threshold,
 	for (unsigned band = 0; band < l->bands && !full; band++) {
 		uint64_t key = sc_near_band_key(packed, band, l->rows);
 		struct lsh_sub *t = lsh_sub_of(l, band, key);
-		uint8_t tag = (uint8_t)key;
+		uint8_t tag = lsh_tag(key);
 		uint32_t i;
 
 		if (!t->count)
 			continue;
 		i = lsh_home(key, t->cap);
-		for (uint32_t steps = 0; steps < t->cap && t->slots[i]; steps++) {
-			uint32_t d = t->slots[i] - 1;
+		/* a table is never full (grown past 95%), so an empty tag ends this */
+		for (uint32_t steps = 0; steps < t->cap && t->tags[i]; steps++) {
+			uint32_t d = t->slots[i];
 
 			if (t->tags[i] == tag &&
 			    sc_near_band_equal(sc_lsh_signature(l, d), packed, band, l->rows)) {

@@ -10,8 +10,8 @@
  *
  * Memory (measured by tests/unit/test_lsh.c, see store/lsh.c): the packed
  * signature (bands * rows / 2 bytes, 56 by default) plus, per band, a
- * 4-byte document number and a 1-byte tag in tables kept 68%..85% full:
- * about 150 bytes per document at 14 x 8 (150.5 measured at 200,000
+ * 4-byte document number and a 1-byte tag in tables kept 84%..95% full:
+ * about 134 bytes per document at 14 x 8 (132.5 measured at 200,000
  * documents, of which 56 are the signature). Not thread-safe: ingest calls
  * it from its single ordered stage, which is what makes the kept set the
  * same for every thread count.

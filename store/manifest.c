@@ -47,7 +47,7 @@ static const struct stat_field stat_fields[] = {
 	SF(bytes_text_in), SF(bytes_text_kept), SF(bytes_kept),
 	SF(bytes_stored), SF(dedup_index_bytes), SF(shards), SF(frames),
 	SFN(near_duplicates), SFN(near_clusters), SFN(near_largest_cluster),
-	SFN(lsh_index_bytes),
+	SFN(lsh_index_bytes), SFN(near_capped),
 };
 #undef SF
 #undef SFN
@@ -128,8 +128,9 @@ int sc_manifest_write_json(const struct sc_manifest *m, struct sc_buf *out)
 	if (is_near(c))
 		rc |= emitf(out, "    \"near_version\": %u,\n    \"near_ngram\": %u,\n"
 			    "    \"near_bands\": %u,\n    \"near_rows\": %u,\n"
-			    "    \"near_threshold\": %.6f,\n", c->near_version, c->near_ngram,
-			    c->near_bands, c->near_rows, c->near_threshold);
+			    "    \"near_threshold\": %.6f,\n    \"near_margin\": %.6f,\n",
+			    c->near_version, c->near_ngram, c->near_bands, c->near_rows,
+			    c->near_threshold, c->near_margin);
 	rc |= emitf(out, "    \"max_record_size\": %" PRIu64 ",\n    \"frame_size\": %" PRIu64
 		    ",\n    \"shard_size\": %" PRIu64 ",\n", c->max_record_size,
 		    c->frame_size, c->shard_size);
@@ -451,7 +452,7 @@ static int parse_near_config(const struct sc_json *c, struct sc_manifest_config 
 			     char *err, size_t errlen)
 {
 	static const char *const names[] = { "near_version", "near_ngram", "near_bands",
-					     "near_rows", "near_threshold" };
+					     "near_rows", "near_threshold", "near_margin" };
 	const char *w = "config";
 	struct sc_near_params p;
 	const struct sc_json *v;
@@ -480,6 +481,13 @@ static int parse_near_config(const struct sc_json *c, struct sc_manifest_config 
 	    !(cfg->near_threshold <= 1.0))
 		return fail(err, errlen, SC_ECORRUPT, "config.near_threshold: %s",
 			    v ? "not a number in [0, 1]" : "missing");
+	/* absent in sets written before near version 3: no margin */
+	cfg->near_margin = 0.0;
+	v = sc_json_get(c, "near_margin");
+	if (v && (sc_json_get_double(v, &cfg->near_margin) || !(cfg->near_margin >= 0.0) ||
+		  !(cfg->near_margin <= SC_NEAR_MARGIN_MAX)))
+		return fail(err, errlen, SC_ECORRUPT, "config.near_margin: not a number in [0, %g]",
+			    SC_NEAR_MARGIN_MAX);
 	return 0;
 }
 
@@ -778,7 +786,8 @@ static int check_totals(const struct sc_manifest *m, int rej_complete,
 		return fail(err, errlen, SC_ECORRUPT, "stats.dedup_index_bytes: %" PRIu64
 			    " with config.dedup \"none\"", st->dedup_index_bytes);
 	if (!is_near(&m->config) && (st->near_duplicates || st->near_clusters ||
-				     st->near_largest_cluster || st->lsh_index_bytes))
+				     st->near_largest_cluster || st->lsh_index_bytes ||
+				     st->near_capped))
 		return fail(err, errlen, SC_ECORRUPT, "stats.near_*: not 0 with config.dedup "
 			    "other than \"near\"");
 	if (st->near_clusters > st->near_duplicates)

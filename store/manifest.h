@@ -52,6 +52,7 @@ struct sc_manifest_config {
 	uint32_t near_bands;      /* LSH bands */
 	uint32_t near_rows;       /* minhashes per band */
 	double near_threshold;    /* removal threshold on estimated similarity */
+	double near_margin;       /* standard deviations the estimate must clear it by */
 	uint64_t max_record_size;
 	uint64_t frame_size;      /* target raw bytes per frame */
 	uint64_t shard_size;      /* target raw bytes per shard */

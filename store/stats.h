@@ -24,6 +24,7 @@ struct sc_stats {
 	uint64_t near_clusters;        /* kept records that near duplicates were dropped for */
 	uint64_t near_largest_cluster; /* 1 + most near duplicates dropped for one kept record */
 	uint64_t lsh_index_bytes;      /* peak heap bytes of the near-dup LSH index */
+	uint64_t near_capped;          /* near-dup queries that reached the candidate cap */
 	uint64_t records_kept;         /* records stored */
 	uint64_t bytes_text_in;        /* decoded text-field bytes of accepted records, before normalization */
 	uint64_t bytes_text_kept;      /* normalized text bytes of kept records */

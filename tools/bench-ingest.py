@@ -7,11 +7,13 @@ Runs, side by side on the same input file and in one process run:
     alternating with the baseline run by run (--runs pairs),
   * `zstd -3` compressing the ingested records as one stream (size baseline),
   * optionally a frame-size sweep (--sweep),
+  * or, with --near, `ingest --dedup near` against `ingest --dedup exact`
+    (alternating pairs; the near-dup throughput target of issue 4),
 and prints a Markdown table with throughput (input MB/s), ratios against
 the baseline, stored bytes and peak RSS of each run.
 
 usage: tools/bench-ingest.py CORPUS.jsonl [--shardctl build/shardctl]
-                             [--runs 3] [--sweep] [--work DIR]
+                             [--runs 3] [--sweep] [--near] [--work DIR]
 """
 import argparse
 import json
@@ -27,16 +29,16 @@ import time
 CPU = {}  # command name -> CPU seconds (user + system) of its runs
 
 
-def run(cmd, stdout=subprocess.DEVNULL, stdin=None):
+def run(cmd, stdout=subprocess.DEVNULL, stdin=None, label=None):
     """Run cmd, return (wall seconds, peak RSS bytes of that child); its
-    CPU seconds are added to CPU[cmd[0]]."""
+    CPU seconds are added to CPU[label or cmd[0]]."""
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdout=stdout, stdin=stdin)
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.monotonic() - t0
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit("command failed: %s" % " ".join(cmd))
-    CPU.setdefault(os.path.basename(cmd[0]), []).append(ru.ru_utime + ru.ru_stime)
+    CPU.setdefault(label or os.path.basename(cmd[0]), []).append(ru.ru_utime + ru.ru_stime)
     return wall, ru.ru_maxrss * 1024
 
 
@@ -46,6 +48,36 @@ def best(fn, runs):
     return min(results, key=lambda r: r[0])
 
 
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
+
+
+def near_vs_exact(a, sc, out, mb):
+    """Alternate `ingest --dedup exact` and `--dedup near`; print both, the
+    median of the per-pair throughput ratios and the CPU ratio."""
+    def go(mode):
+        shutil.rmtree(out, ignore_errors=True)
+        return run([sc, "ingest", "--quiet", "--threads", str(a.threads), "--dedup", mode,
+                    "--out", out, a.corpus], label=mode)
+    pairs = [(go("exact"), go("near")) for _ in range(a.runs)]
+    st = json.loads(subprocess.run([sc, "stats", "--json", out], capture_output=True,
+                                   check=True).stdout)
+    ratios = sorted(e[0] / n[0] for e, n in pairs)
+    print("| run | best wall s | MB/s (input) | median CPU s | peak RSS MB |")
+    print("|---|---|---|---|---|")
+    for i, mode in enumerate(("exact", "near")):
+        wall = min(p[i][0] for p in pairs)
+        rss = max(p[i][1] for p in pairs)
+        print("| ingest --dedup %s | %.2f | %.1f | %.2f | %.1f |" % (
+            mode, wall, mb / wall, median(CPU[mode]), rss / 1e6))
+    print()
+    print("near / exact throughput, median of %d alternating pairs: %.3fx (pairs: %s) "
+          "(target >= 0.6)" % (a.runs, median(ratios), " ".join("%.3f" % r for r in ratios)))
+    print("CPU seconds ratio exact / near: %.3fx" % (median(CPU["exact"]) / median(CPU["near"])))
+    print("near stats: %s" % json.dumps(st.get("near", {}), sort_keys=True))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("corpus")
@@ -53,6 +85,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--sweep", action="store_true")
+    ap.add_argument("--near", action="store_true")
     ap.add_argument("--work", default=None)
     a = ap.parse_args()
     sc = os.path.abspath(a.shardctl)
@@ -74,6 +107,11 @@ def main():
                         "--out", out] + list(extra) + [a.corpus])
         return go
 
+    if a.near:
+        near_vs_exact(a, sc, out, mb)
+        if not a.work:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     rows = []
     # Alternate the two so that a noisy neighbour slows both alike; the
     # throughput ratio is the median of the per-pair ratios.

@@ -25,8 +25,11 @@ with its true similarity to that record (reported separately). Pairs whose
 original was itself removed are left out (counted).
 
 usage: tools/near-eval.py [--corpus FILE] [--shardctl BIN] [--pairs N]
-                          [--seed S] [--threshold X] [--bands N] [--rows N]
-                          [--workdir DIR]
+                          [--seed S] [--threshold X] [--margin Z[,Z...]]
+                          [--bands N] [--rows N] [--workdir DIR]
+
+--margin is passed to --near-margin; a list scores the same evaluation set
+at each value in turn.
 """
 import argparse
 import json
@@ -128,6 +131,7 @@ def main():
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--bands", type=int, default=14)
     ap.add_argument("--rows", type=int, default=8)
+    ap.add_argument("--margin", default="1")
     a = ap.parse_args()
     rnd = random.Random(a.seed)
     wd = a.workdir or tempfile.mkdtemp(prefix="near-eval.")
@@ -170,11 +174,20 @@ def main():
     p = os.path.join(wd, "eval.jsonl")
     with open(p, "w") as f:
         f.write("\n".join(lines) + "\n")
+    # true similarity of every pair, once
+    truth = [jaccard(shingles(near_form(" ".join(o))), shingles(near_form(" ".join(v))))
+             for o, v, _ in pairs]
+    for margin in a.margin.split(","):
+        score(a, wd, p, pairs, truth, float(margin))
+
+
+def score(a, wd, p, pairs, truth, margin):
+    """Ingest the evaluation set at one margin and print the scores."""
     rep = os.path.join(wd, "report.jsonl")
     setdir = os.path.join(wd, "eval.set")
     run([a.shardctl, "ingest", "--quiet", "--dedup", "near", "--near-threshold",
-         str(a.threshold), "--bands", str(a.bands), "--rows", str(a.rows),
-         "--near-report", rep, "--out", setdir, p])
+         str(a.threshold), "--near-margin", str(margin), "--bands", str(a.bands),
+         "--rows", str(a.rows), "--near-report", rep, "--out", setdir, p])
     kept = kept_ids(a.shardctl, setdir)
     removed_by = {}  # removed line (1-based) -> kept line
     for l in open(rep):
@@ -194,8 +207,7 @@ def main():
         if "o%d" % i not in kept:
             orig_gone += 1
             continue
-        so, sv = shingles(near_form(" ".join(o))), shingles(near_form(" ".join(v)))
-        j = jaccard(so, sv)
+        j = truth[i]
         vline = 2 * i + 2
         gone = "v%d" % i not in kept
         if gone and vline not in removed_by:
@@ -204,6 +216,7 @@ def main():
             ref = removed_by[vline]
             if ref != vline - 1:
                 other_ref += 1
+                sv = shingles(near_form(" ".join(v)))
                 removals.append(jaccard(shingles(near_form(" ".join(words_of_line(ref)))), sv))
             else:
                 removals.append(j)
@@ -212,8 +225,10 @@ def main():
                 counts[b][0] += 1
                 counts[b][1] += gone
                 break
-    print("near-eval: %d pairs from %s (seed %d), threshold %.2f, %d bands x %d rows, "
-          "workdir %s" % (len(pairs), a.corpus, a.seed, a.threshold, a.bands, a.rows, wd))
+    print()
+    print("near-eval: %d pairs from %s (seed %d), threshold %.2f, margin %.2f sd, "
+          "%d bands x %d rows, workdir %s" % (len(pairs), a.corpus, a.seed, a.threshold,
+                                              margin, a.bands, a.rows, wd))
     print("left out: %d pairs whose original was removed; %d variants were exact "
           "duplicates (removed by exact dedup, counted as removed); %d removed for "
           "another record" % (orig_gone, exact, other_ref))

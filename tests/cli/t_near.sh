@@ -2,7 +2,8 @@
 # are removed at 0.97 and kept at 0.50; no chain removal (A~B, B~C, A!~C:
 # with B removed, C stays); --near-report names each removal; the stats
 # and manifest add up; the kept set is the same for 1, 2 and 3 threads;
-# --explain-near prints the curve; bad parameters are usage errors.
+# removals clear the --near-margin cut; --explain-near prints the curves;
+# bad parameters are usage errors.
 . "$TESTS_DIR/lib.sh"
 
 python3 - <<'PY'
@@ -102,10 +103,25 @@ kept = {}
 for l in open("rep1"):
     r = json.loads(l)
     kept[r["kept"]["record"]] = kept.get(r["kept"]["record"], 0) + 1
-    assert r["similarity"] >= 0.8
+    # the removal cut: 0.8 + 1 x the estimate's sd at 0.8 (0.0393) = 0.8393
+    assert r["similarity"] >= 0.8393, r
 assert s["near_clusters"] == len(kept)
 assert s["near_largest_cluster"] == 1 + max(kept.values())
 PY
+
+# --near-margin: recorded in the manifest; with 0 the bare threshold is the
+# cut, so at least as many records go, some of them below the default cut
+[ "$(json_get m1/manifest.json 'j["config"]["near_margin"]')" = 1.0 ] || die "margin: default"
+"$SC" ingest --quiet --dedup near --near-margin 0 --near-report rep0 --out m0 many.jsonl
+[ "$(json_get m0/manifest.json 'j["config"]["near_margin"]')" = 0.0 ] || die "margin: 0 recorded"
+python3 - <<'PY' || die "margin 0 must remove more, down to the bare threshold"
+import json
+sims = [json.loads(l)["similarity"] for l in open("rep0")]
+n1 = sum(1 for _ in open("rep1"))
+assert len(sims) > n1, (len(sims), n1)
+assert min(sims) >= 0.8 and min(sims) < 0.8393, min(sims)
+PY
+"$SC" stats m0 | grep -q "threshold 0.800, margin 0.00 sd" || die "margin: stats text"
 
 # exact dedup is unchanged by near
 "$SC" ingest --quiet --dedup exact --out e many.jsonl
@@ -117,10 +133,14 @@ PY
 "$SC" ingest --explain-near > curve
 grep -q "14 bands x 8 rows = 112 minhashes" curve || die "explain: header"
 grep -q "^0.80     0.923548" curve || die "explain: P(0.8)"
+grep -q "similarity >= 0.839" curve || die "explain: removal cut"
+"$SC" ingest --explain-near --near-margin 0 | grep -q "similarity >= 0.800" || die "explain: margin 0"
 "$SC" ingest --explain-near --bands 20 --rows 5 | grep -q "P(candidate | Jaccard s) = 1 - (1 - s^5)^20" \
 	|| die "explain: parameters"
 expect_exit 2 "$SC" ingest --quiet --dedup near --bands 64 --rows 32 --out x planted.jsonl
 expect_exit 2 "$SC" ingest --quiet --dedup near --near-threshold 1.5 --out x planted.jsonl
 expect_exit 2 "$SC" ingest --quiet --dedup near --ngram 0 --out x planted.jsonl
+expect_exit 2 "$SC" ingest --quiet --dedup near --near-margin 9 --out x planted.jsonl
+expect_exit 2 "$SC" ingest --quiet --dedup near --near-margin -1 --out x planted.jsonl
 expect_exit 2 "$SC" ingest --quiet --dedup exact --near-report r --out x planted.jsonl
 exit 0

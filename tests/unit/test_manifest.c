@@ -163,6 +163,24 @@ static int parse_resigned(struct sc_manifest *m, struct sc_buf *b, char *err)
 	return rc;
 }
 
+/* fill() as a dedup "near" manifest of near version v with consistent stats. */
+static void fill_near(struct sc_manifest *m, struct sc_manifest_node *nodes,
+		      struct sc_manifest_shard *shards, uint32_t v)
+{
+	fill(m, nodes, shards);
+	m->version = SC_MANIFEST_VERSION_NEAR;
+	m->config.dedup = "near";
+	m->config.near_version = v;
+	m->config.near_ngram = 5;
+	m->config.near_bands = 14;
+	m->config.near_rows = 8;
+	m->config.near_threshold = 0.8;
+	m->stats.duplicates = 3;
+	m->stats.near_duplicates = 4;
+	m->stats.near_clusters = 2;
+	m->stats.near_largest_cluster = 4;
+}
+
 /*
  * A dedup "near" manifest (version 2): its parameters and near stats
  * round-trip; records_in counts near duplicates; the near members are
@@ -178,18 +196,7 @@ static void test_near(void **state)
 
 	(void)state;
 	sc_buf_init(&b, 1 << 20);
-	fill(&m, nodes, shards);
-	m.version = SC_MANIFEST_VERSION_NEAR;
-	m.config.dedup = "near";
-	m.config.near_version = 1;
-	m.config.near_ngram = 5;
-	m.config.near_bands = 14;
-	m.config.near_rows = 8;
-	m.config.near_threshold = 0.8;
-	m.stats.duplicates = 3;
-	m.stats.near_duplicates = 4;
-	m.stats.near_clusters = 2;
-	m.stats.near_largest_cluster = 4;
+	fill_near(&m, nodes, shards, 1);
 	m.stats.lsh_index_bytes = 12345;
 	assert_int_equal(sc_manifest_write_json(&m, &b), 0);
 	memset(&r, 0, sizeof(r));
@@ -398,6 +405,58 @@ static void accept(const char *first, ...)
 #define E(rc, want, ...) reject(rc, want, __VA_ARGS__, NULL)
 #define C(want, ...) reject(SC_ECORRUPT, want, __VA_ARGS__, NULL)
 #define OK(...) accept(__VA_ARGS__, NULL)
+
+/*
+ * near_margin (near version 3) and near_capped round-trip; a margin out of
+ * range is refused; a near manifest written before them (no near_margin,
+ * no near_capped) reads them as 0.
+ */
+static void test_near_margin(void **state)
+{
+	struct sc_manifest_node nodes[2];
+	struct sc_manifest_shard shards[2];
+	struct sc_manifest m, r;
+	struct sc_buf b;
+	char err[256];
+
+	(void)state;
+	sc_buf_init(&b, 1 << 20);
+	fill_near(&m, nodes, shards, 3);
+	m.config.near_margin = 1.25;
+	m.stats.near_capped = 7;
+	assert_int_equal(sc_manifest_write_json(&m, &b), 0);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(sc_manifest_parse(b.data, b.len, &r, err, sizeof(err)), 0);
+	assert_float_equal(r.config.near_margin, 1.25, 1e-9);
+	assert_int_equal(r.stats.near_capped, 7);
+	sc_manifest_release(&r);
+
+	/* older near manifests have neither member */
+	subst(&b, "    \"near_margin\": 1.250000,\n", "");
+	subst(&b, "    \"near_capped\": 7,\n", "");
+	resign(&b);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(sc_manifest_parse(b.data, b.len, &r, err, sizeof(err)), 0);
+	assert_true(r.config.near_margin == 0.0);
+	assert_int_equal(r.stats.near_capped, 0);
+	sc_manifest_release(&r);
+
+	m.config.near_margin = 5.5;
+	assert_int_equal(parse_resigned(&m, &b, err), SC_ECORRUPT);
+	assert_non_null(strstr(err, "near_margin"));
+	m.config.near_margin = -1.0;
+	assert_int_equal(parse_resigned(&m, &b, err), SC_ECORRUPT);
+	/* near_capped only with dedup "near" (the writer leaves it out otherwise) */
+	fill(&m, nodes, shards);
+	assert_int_equal(sc_manifest_write_json(&m, &b), 0);
+	subst(&b, "  \"stats\": {\n", "  \"stats\": {\n    \"near_capped\": 1,\n");
+	resign(&b);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(sc_manifest_parse(b.data, b.len, &r, err, sizeof(err)), SC_ECORRUPT);
+	assert_non_null(strstr(err, "near_"));
+	sc_manifest_release(&r);
+	sc_buf_release(&b);
+}
 
 static void test_resign_helper(void **state)
 {
@@ -750,6 +809,7 @@ int main(void)
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_hostile_fields),
 		cmocka_unit_test(test_near),
+		cmocka_unit_test(test_near_margin),
 		cmocka_unit_test(test_name_ok),
 		cmocka_unit_test(test_resign_helper),
 		cmocka_unit_test(test_reject_config_values),

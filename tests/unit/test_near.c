@@ -98,8 +98,30 @@ static void test_idempotent(void **unused)
 }
 
 /*
+ * The documented word hash (near version 3), written out byte by byte from
+ * docs/NORMALIZATION.md: up to 16 bytes, a holds bytes 0..7 and b bytes
+ * 8..15, byte j of a half of m bytes at bits 8 * (8 - m + j); the hash is
+ * lo ^ hi of (a ^ K1) * (b ^ K2 ^ len). Longer words: XXH3-64.
+ */
+static uint64_t ref_word(const char *w, size_t len)
+{
+	size_t na = len < 8 ? len : 8, nb = len > 8 ? len - 8 : 0;
+	uint64_t a = 0, b = 0;
+	unsigned __int128 m;
+
+	if (len > 16)
+		return XXH3_64bits(w, len);
+	for (size_t j = 0; j < na; j++)
+		a |= (uint64_t)(uint8_t)w[j] << (8 * (8 - na + j));
+	for (size_t j = 0; j < nb; j++)
+		b |= (uint64_t)(uint8_t)w[8 + j] << (8 * (8 - nb + j));
+	m = (unsigned __int128)(a ^ 0x1b0d17031f09150bull) * (b ^ 0x0e1a06131d02110full ^ len);
+	return (uint64_t)m ^ (uint64_t)(m >> 64);
+}
+
+/*
  * The documented shingle hash, written out for one-letter words: h = 0,
- * then h = rotl64(h, 27) ^ XXH3-64(word) per word, then the splitmix64
+ * then h = rotl64(h, 27) ^ word hash per word, then the splitmix64
  * finalizer.
  */
 static uint64_t ref_shingle(const char *letters, unsigned n)
@@ -107,7 +129,7 @@ static uint64_t ref_shingle(const char *letters, unsigned n)
 	uint64_t h = 0;
 
 	for (unsigned j = 0; j < n; j++)
-		h = (h << 27 | h >> 37) ^ XXH3_64bits(letters + j, 1);
+		h = (h << 27 | h >> 37) ^ ref_word(letters + j, 1);
 	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
 	h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
 	return h ^ (h >> 31);
@@ -133,19 +155,25 @@ static void test_shingles(void **unused)
 	/* multi-byte words: the ring position does not change the value */
 	assert_int_equal(sc_near_shingles("xx yyy z ww v uu", 16, 3, h, 8), 4);
 	{
-		uint64_t w[3] = { XXH3_64bits("ww", 2), XXH3_64bits("yyy", 3), XXH3_64bits("z", 1) };
+		uint64_t w[3] = { ref_word("ww", 2), ref_word("yyy", 3), ref_word("z", 1) };
 
 		assert_true(h[1] == sc_near_shingle_hash(w, 3, 1)); /* yyy z ww */
 	}
-	/* word hashes are XXH3-64 at every length (short words take a fast path) */
+	/*
+	 * word hashes at every length, short ones (16 bytes read at once) both
+	 * at the end of the caller's buffer and followed by more text
+	 */
 	for (size_t len = 1; len <= 300; len++) {
-		static char word[301];
+		static char word[320];
 
 		for (size_t j = 0; j < len; j++)
 			word[j] = (char)('a' + (j * 7 + len) % 26);
+		memcpy(word + len, " zz", 3);
 		assert_int_equal(sc_near_shingles(word, len, 1, h, 8), 1);
+		assert_int_equal(sc_near_shingles(word, len + 3, 1, h + 1, 7), 2);
+		assert_true(h[0] == h[1]);
 		{
-			uint64_t x = XXH3_64bits(word, len);
+			uint64_t x = ref_word(word, len);
 
 			x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
 			x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
@@ -492,11 +520,31 @@ static void test_curve(void **unused)
 	memset(buf, 0, sizeof(buf));
 	f = fmemopen(buf, sizeof(buf) - 1, "w");
 	assert_non_null(f);
-	assert_int_equal(sc_near_print_curve(f, &p, 0.8), 0);
+	assert_int_equal(sc_near_print_curve(f, &p, 0.8, 1.0), 0);
 	fclose(f);
 	assert_non_null(strstr(buf, "14 bands x 8 rows = 112 minhashes"));
 	assert_non_null(strstr(buf, "50% point near s = 0.719"));
-	assert_non_null(strstr(buf, "0.80     0.923548"));
+	assert_non_null(strstr(buf, "0.80     0.923548       0.1"));
+	assert_non_null(strstr(buf, "similarity >= 0.839"));
+	/*
+	 * The removal rule, by hand: c = 1/16, p = 0.8 + 0.2 c = 0.8125,
+	 * sd = sqrt(p (1 - p) / 112) / (1 - c) = 0.0393398
+	 */
+	assert_float_equal(sc_near_estimate_sd(0.8, 112), 0.0393398, 1e-6);
+	assert_float_equal(sc_near_removal_cut(0.8, 1.0, 112), 0.8393398, 1e-6);
+	assert_float_equal(sc_near_removal_cut(0.8, 0.0, 112), 0.8, 1e-12);
+	assert_true(sc_near_removal_cut(0.99, 5.0, 112) == 1.0);
+	/* k = 1: the estimate is 1 exactly when the one value agrees (p) */
+	assert_float_equal(sc_near_estimate_prob(0.5, 0.5, 1), 0.53125, 1e-12);
+	/* k = 2, cut 0.5: one agreement estimates (0.5 - c) / (1 - c) = 0.467, so p^2 */
+	assert_float_equal(sc_near_estimate_prob(0.5, 0.5, 2), 0.53125 * 0.53125, 1e-12);
+	assert_float_equal(sc_near_estimate_prob(1.0, 0.9, 112), 1.0, 1e-12);
+	assert_float_equal(sc_near_estimate_prob(0.3, 0.0, 112), 1.0, 1e-9);
+	/* monotone in s, and about 1/2 at s = cut with no margin */
+	for (double x = 0.05; x < 1.0; x += 0.05)
+		assert_true(sc_near_estimate_prob(x, 0.84, 112) <=
+			    sc_near_estimate_prob(x + 0.05, 0.84, 112) + 1e-12);
+	assert_in_range((unsigned)(1000 * sc_near_estimate_prob(0.8, 0.8, 112)), 400, 650);
 }
 
 int main(void)
