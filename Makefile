@@ -13,6 +13,11 @@ CFLAGS  ?= $(OPT) -g
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -fPIC -D_GNU_SOURCE \
              -Iinclude -Icodec -Iio -Istore -MMD -MP
 LIBS    := -lzstd -luring -lxxhash -lutf8proc -lz -lcrypto -lpthread -lm
+# libfuse3 for `shardctl mount` (cmd/mountfs.c): the shardctl binary only,
+# never libshardctl, so the library, its pkg-config file and the Python
+# binding do not depend on it. -isystem: its headers are not ours to warn about.
+FUSE_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags fuse3 2>/dev/null || echo -I/usr/include/fuse3))
+FUSE_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null || echo -lfuse3)
 LDFLAGS ?=
 
 ifeq ($(V),1)
@@ -55,9 +60,11 @@ $(SHARED): $(LIB_OBJ)
 	$(call say,LD,$@)
 	$(Q)$(CC) -shared $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+$(CMD_OBJ): ALL_CFLAGS += $(FUSE_CFLAGS)
+
 $(BIN): $(CMD_OBJ) $(STATIC)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJ) $(STATIC) $(LIBS)
+	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJ) $(STATIC) $(LIBS) $(FUSE_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(STATIC)
 	$(call say,LD,$@)

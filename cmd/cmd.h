@@ -22,6 +22,8 @@ int cmd_ingest(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
 int cmd_bench_read(int argc, char **argv);
+int cmd_mount(int argc, char **argv);
+int cmd_umount(int argc, char **argv);
 
 /* ---- reader options shared by cat and bench-read (readopts.c) ---- */
 

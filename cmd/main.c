@@ -19,6 +19,8 @@ static const struct subcommand commands[] = {
 	{ "stats", cmd_stats, "show what a set holds and what ingest saved" },
 	{ "cat", cmd_cat, "print a set's records as JSONL (in order, shuffled, or one rank's part)" },
 	{ "bench-read", cmd_bench_read, "measure how fast a set is read (io_uring and pread)" },
+	{ "mount", cmd_mount, "mount a set read-only as JSONL files (FUSE)" },
+	{ "umount", cmd_umount, "unmount a set mounted with 'shardctl mount'" },
 };
 
 static void usage(FILE *f)

@@ -281,6 +281,14 @@ int sc_frame_decode(struct sc_frame_decoder *d, const void *src, size_t csize,
 	return frame_decode(d, src, csize, dsize, checksum, out, &why);
 }
 
+int sc_frame_decode_why(struct sc_frame_decoder *d, const void *src, size_t csize,
+			uint32_t dsize, uint32_t checksum, struct sc_buf *out,
+			const char **why)
+{
+	*why = "";
+	return frame_decode(d, src, csize, dsize, checksum, out, why);
+}
+
 /* ---- shard builder ---- */
 
 struct sc_shard_entry {

@@ -59,6 +59,11 @@ void sc_frame_decoder_free(struct sc_frame_decoder *d); /* accepts NULL */
  */
 int sc_frame_decode(struct sc_frame_decoder *d, const void *src, size_t csize,
 		    uint32_t dsize, uint32_t checksum, struct sc_buf *out);
+/* sc_frame_decode, and on failure a short reason in *why (a static string,
+ * e.g. "checksum mismatch"), for messages that name what was wrong. */
+int sc_frame_decode_why(struct sc_frame_decoder *d, const void *src, size_t csize,
+			uint32_t dsize, uint32_t checksum, struct sc_buf *out,
+			const char **why);
 
 /* ---- shard index (record index + seek table) ---- */
 

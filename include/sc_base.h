@@ -73,6 +73,18 @@ static inline const char *sc_strerror(int err)
 #define SC_ZSTD_LEVEL_DEFAULT    3
 #define SC_VERSION               "0.1.0"
 
+/* a set seen as files (store/setfs.h, `shardctl mount`; docs/MOUNT.md) */
+#define SC_SETFS_CACHE_DEFAULT   (256ull << 20) /* --cache-size: decoded frames kept */
+#define SC_SETFS_CACHE_MIN       (64ull << 10)
+#define SC_SETFS_CACHE_MAX       (1ull << 40)
+#define SC_SETFS_PREFETCH_DEFAULT (32ull << 20) /* --prefetch: raw bytes decoded ahead */
+#define SC_SETFS_PREFETCH_MAX    (4ull << 30)
+#define SC_SETFS_THREADS_DEFAULT 2              /* --threads: read-ahead decoders */
+#define SC_SETFS_QUEUE_DEPTH_DEFAULT 16         /* read-ahead reads in flight */
+#define SC_SETFS_FDS             256            /* shard replicas kept open */
+#define SC_SETFS_FILES_EXTRA_MAX 8              /* whole files besides the shards */
+#define SC_SETFS_NAME_MAX        64             /* bytes of a file name, NUL included */
+
 /*
  * sc_buf: a growable byte buffer with a hard cap. Growth beyond `max`
  * fails with SC_ELIMIT instead of eating memory. Initialise with

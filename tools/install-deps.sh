@@ -14,6 +14,8 @@ set -eu
 # Debian's dist-packages). It is large (~170 packages with
 # --no-install-recommends); without it those tests print SKIP.
 # fio: the baseline of the cold-read benchmark (tools/bench-read.py).
+# libfuse3-dev, fuse3: `shardctl mount` (libfuse3, linked into the binary
+# only; fusermount3 mounts for users other than root).
 PKGS="build-essential pkg-config libzstd-dev zstd liburing-dev libxxhash-dev
 xxhash libssl-dev libcmocka-dev libutf8proc-dev zlib1g-dev gzip python3
 libfuse3-dev fuse3 python3-torch fio"
