@@ -12,7 +12,7 @@ WARN    := -Wall -Wextra -Wshadow -Wcast-qual -Wstrict-prototypes \
 CFLAGS  ?= $(OPT) -g
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -fPIC -D_GNU_SOURCE \
              -Iinclude -Icodec -Iio -Istore -MMD -MP
-LIBS    := -lzstd -luring -lxxhash -lutf8proc -lz -lcrypto -lpthread -lm
+LIBS    := -lzstd -luring -lxxhash -lutf8proc -lz -lcrypto -lcurl -lpthread -lm
 # libfuse3 for `shardctl mount` (cmd/mountfs.c): the shardctl binary only,
 # never libshardctl, so the library, its pkg-config file and the Python
 # binding do not depend on it. -isystem: its headers are not ours to warn about.
@@ -101,6 +101,22 @@ test-cli: $(BIN) $(SHARED)
 # torch cannot be imported
 test-python: $(BIN) $(SHARED)
 	$(Q)SHARDCTL=$(abspath $(BIN)) SHARDCTL_LIB=$(abspath $(SHARED)) sh tests/python/run.sh
+
+# S3 tests against a real Ceph cluster with radosgw (not part of `make test`):
+# tests/ceph/run.sh starts one with tools/ceph-up.sh (installing Ceph's
+# Debian packages if missing), runs tests/ceph/t_*.sh, stops it; fails if
+# the cluster cannot start. C programs in tests/ceph/ build into $(BUILD)/ceph/.
+CEPH_SRC := $(sort $(wildcard tests/ceph/*.c))
+CEPH_BIN := $(CEPH_SRC:tests/ceph/%.c=$(BUILD)/ceph/%)
+.PHONY: test-ceph
+
+$(BUILD)/ceph/%: $(BUILD)/obj/tests/ceph/%.o $(STATIC)
+	$(call say,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(LIBS)
+
+test-ceph: $(CEPH_BIN) $(BIN) $(SHARED)
+	$(Q)SHARDCTL=$(abspath $(BIN)) CEPH_BIN_DIR=$(abspath $(BUILD)/ceph) sh tests/ceph/run.sh
 
 SAN_FLAGS_asan  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 SAN_FLAGS_ubsan := -fsanitize=undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

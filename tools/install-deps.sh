@@ -16,9 +16,11 @@ set -eu
 # fio: the baseline of the cold-read benchmark (tools/bench-read.py).
 # libfuse3-dev, fuse3: `shardctl mount` (libfuse3, linked into the binary
 # only; fusermount3 mounts for users other than root).
+# libcurl4-openssl-dev: HTTP of the S3 client (io/s3.c). Ceph itself, for
+# `make test-ceph`, is installed by tools/ceph-up.sh when it is needed.
 PKGS="build-essential pkg-config libzstd-dev zstd liburing-dev libxxhash-dev
 xxhash libssl-dev libcmocka-dev libutf8proc-dev zlib1g-dev gzip python3
-libfuse3-dev fuse3 python3-torch fio"
+libfuse3-dev fuse3 python3-torch fio libcurl4-openssl-dev"
 
 die() {
 	echo "install-deps: $*" >&2

@@ -1,0 +1,70 @@
+#!/bin/sh
+# S3 tests against a real Ceph cluster (`make test-ceph`): start a
+# single-host cluster with radosgw on 127.0.0.1 (tools/ceph-up.sh, which
+# installs Ceph's Debian packages when missing), run every
+# tests/ceph/t_*.sh, then every tests/ceph/z_*.sh (tests that break the
+# cluster, e.g. stop the gateway, so they come last), and stop the cluster
+# whatever happens (tools/ceph-down.sh, by recorded PIDs).
+#
+# Each test runs in its own temporary directory with the gateway's
+# s3.env sourced (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION,
+# AWS_ENDPOINT_URL, SC_S3_BUCKET, SC_CEPH_DIR, SC_CEPH_RGW_PIDFILE) and
+# CEPH_BIN_DIR (the C programs of tests/ceph/), SHARDCTL, REPO_DIR,
+# TESTS_DIR set. Exit 0 passes, 77 skips (say why), anything else fails.
+# If the cluster cannot start, the suite fails with the reason.
+#
+# usage: CEPH_BIN_DIR=/abs/build/ceph [SHARDCTL=/abs/shardctl] sh tests/ceph/run.sh [t_name ...]
+here=$(cd "$(dirname "$0")" && pwd)
+REPO_DIR=$(cd "$here/../.." && pwd)
+: "${CEPH_BIN_DIR:?set CEPH_BIN_DIR to the directory of the tests/ceph programs}"
+export CEPH_BIN_DIR REPO_DIR TESTS_DIR="$here" SHARDCTL="${SHARDCTL:-}"
+
+CEPH_DIR=$(mktemp -d /tmp/scc.XXXXXX) || { echo "ceph: FAILED: mktemp"; exit 1; }
+uplog=$CEPH_DIR.up.log
+cleanup() {
+	"$REPO_DIR/tools/ceph-down.sh" "$CEPH_DIR" > "$CEPH_DIR.down.log" 2>&1 ||
+		{ echo "ceph: stopping the cluster failed:"; cat "$CEPH_DIR.down.log"; }
+	rm -f "$uplog" "$CEPH_DIR.down.log"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+start=$(date +%s)
+if ! "$REPO_DIR/tools/ceph-up.sh" "$CEPH_DIR" > "$uplog" 2>&1; then
+	sed 's/^/    /' "$uplog" | tail -n 60
+	echo "ceph: FAILED: the Ceph cluster did not start (the reason is above)"
+	echo "ceph: 0 passed, 1 failed"
+	exit 1
+fi
+echo "ceph: cluster up in $(( $(date +%s) - start ))s: $(grep -o 'radosgw answers on .*' "$uplog")"
+# shellcheck disable=SC1091
+. "$CEPH_DIR/s3.env"
+
+pass=0 fail=0 skip=0
+if [ $# -gt 0 ]; then
+	list=""
+	for t in "$@"; do list="$list $here/$t.sh"; done
+else
+	list="$(ls "$here"/t_*.sh 2>/dev/null) $(ls "$here"/z_*.sh 2>/dev/null)"
+fi
+for t in $list; do
+	name=$(basename "$t" .sh)
+	dir=$(mktemp -d "${TMPDIR:-/tmp}/shardctl-ceph-$name.XXXXXX")
+	tstart=$(date +%s)
+	(cd "$dir" && bash "$t") > "$dir.log" 2>&1
+	rc=$?
+	secs=$(( $(date +%s) - tstart ))
+	if [ $rc -eq 0 ]; then
+		pass=$((pass + 1)); echo "ok    $name (${secs}s)"
+		rm -rf "$dir" "$dir.log"
+	elif [ $rc -eq 77 ]; then
+		skip=$((skip + 1)); echo "SKIP  $name: $(tail -n 1 "$dir.log")"
+		rm -rf "$dir" "$dir.log"
+	else
+		fail=$((fail + 1)); echo "FAIL  $name (exit $rc), log:"
+		sed 's/^/    /' "$dir.log" | tail -n 60
+		rm -rf "$dir" "$dir.log"
+	fi
+done
+echo "ceph: $pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ] && [ $pass -gt 0 ]
