@@ -44,6 +44,7 @@ BIN      := $(BUILD)/shardctl
 
 .SECONDARY:
 .PHONY: all tools test test-unit test-fuzz test-cli test-python asan ubsan clean install bench
+.PHONY: fuzz libfuzzer soak-faults
 all: $(BIN) $(STATIC) $(SHARED)
 
 $(BUILD)/obj/%.o: %.c
@@ -76,6 +77,15 @@ $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay.o $(
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# LD_PRELOAD fault injection shim of tests/cli/t_faults.sh (see
+# tests/fault/README.md). Built without EXTRA_CFLAGS: it is preloaded into
+# sanitized binaries too, whose sanitizer runtime must stay the only one.
+FAULT_SO := $(BUILD)/fault/inject.so
+$(FAULT_SO): tests/fault/inject.c
+	$(call say,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=gnu11 $(WARN) $(CFLAGS) -fPIC -shared -D_GNU_SOURCE -o $@ $< -ldl
+
 # benchmark helpers in tools/*.c (not part of `make test`)
 TOOL_SRC := $(sort $(wildcard tools/*.c))
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/%)
@@ -93,7 +103,7 @@ test-unit: $(UNIT_BIN)
 test-fuzz: $(FUZZ_BIN)
 	$(Q)sh tests/run-fuzz.sh $(BUILD) $(FUZZ_BIN)
 
-test-cli: $(BIN) $(SHARED)
+test-cli: $(BIN) $(SHARED) $(FAULT_SO)
 	$(Q)SHARDCTL=$(abspath $(BIN)) sh tests/cli/run.sh
 
 # Python binding (python/shardctl, ctypes) and its tests; test_torch.py
@@ -101,6 +111,13 @@ test-cli: $(BIN) $(SHARED)
 # torch cannot be imported
 test-python: $(BIN) $(SHARED)
 	$(Q)SHARDCTL=$(abspath $(BIN)) SHARDCTL_LIB=$(abspath $(SHARED)) sh tests/python/run.sh
+
+# soak tier of `ingest --resume` (not part of `make test`, a few minutes):
+# kill -9 at SOAK_KILLS random points of ingests and of their resumes
+SOAK_KILLS ?= 60
+.PHONY: soak
+soak: $(BIN)
+	$(Q)SHARDCTL=$(abspath $(BIN)) bash tests/soak/run.sh $(SOAK_KILLS)
 
 # S3 tests against a real Ceph cluster with radosgw (not part of `make test`):
 # tests/ceph/run.sh starts one with tools/ceph-up.sh (installing Ceph's
@@ -139,7 +156,36 @@ install: all
 		'Version: $(VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lshardctl' \
 		'Libs.private: $(LIBS)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/shardctl.pc
 
+# the long fault tier: every write, fsync, rename, create and close of an
+# ingest failed in turn, each errno, and failures that persist
+soak-faults: $(BIN) $(SHARED) $(FAULT_SO)
+	$(Q)SHARDCTL=$(abspath $(BIN)) SC_FAULTS_FULL=1 sh tests/cli/run.sh t_faults t_enospc
+
+# `make fuzz`: coverage-guided fuzzing with clang's libFuzzer. Every
+# tests/fuzz/fuzz_*.c (or FUZZ_TARGETS) is built with ASan and UBSan into
+# FUZZ_BUILD and run for FUZZ_SECONDS from tests/fuzz/corpus/<target>/;
+# tests/run-libfuzzer.sh prints executions per target (tests/fuzz/README.md)
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_TARGETS ?= $(FUZZ_SRC:tests/fuzz/%.c=%)
+FUZZ_SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LIBFUZZER_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/libfuzzer/%)
+libfuzzer: $(LIBFUZZER_BIN)
+$(BUILD)/libfuzzer/%: $(BUILD)/obj/tests/fuzz/%.o $(STATIC)
+	$(call say,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(LIBS)
+fuzz:
+	@command -v $(FUZZ_CC) > /dev/null || \
+		{ echo "make fuzz needs $(FUZZ_CC) and its libFuzzer runtime (Debian: clang)"; exit 1; }
+	$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT=-O1 \
+		EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+		$(FUZZ_TARGETS:%=$(FUZZ_BUILD)/libfuzzer/%)
+	$(Q)sh tests/run-libfuzzer.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) \
+		$(FUZZ_TARGETS:%=$(FUZZ_BUILD)/libfuzzer/%)
+
 clean:
-	rm -rf build build-asan build-ubsan
+	rm -rf build build-asan build-ubsan build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

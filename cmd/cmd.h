@@ -17,6 +17,7 @@
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
 #define EXIT_PARTIAL 3
+#define EXIT_UNHEALTHY 4 /* verify found problems; repair left some */
 
 int cmd_ingest(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
@@ -24,6 +25,9 @@ int cmd_cat(int argc, char **argv);
 int cmd_bench_read(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_repair(int argc, char **argv);
+int cmd_rebalance(int argc, char **argv);
 
 /* ---- reader options shared by cat and bench-read (readopts.c) ---- */
 
@@ -57,6 +61,11 @@ int cmd_parse_size(const char *s, uint64_t *out);
 int cmd_parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 /* "1.23 MB" style (decimal units, as disks are sold). */
 void cmd_fmt_bytes(uint64_t n, char *buf, size_t len);
+/*
+ * Print s on stdout as a JSON string literal (bytes that are not UTF-8,
+ * as a path from the command line may hold, become U+FFFD).
+ */
+void cmd_json_str(const char *s);
 /* Print "shardctl: <msg>" to stderr. */
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -45,14 +45,18 @@ static const char ingest_usage[] =
 "  --level N              zstd level 1..19 (default 3)\n"
 "  --threads N            worker threads (default: number of cores)\n"
 "  --strict               stop at the first rejected record or bad input\n"
+"  --resume               continue an interrupted ingest into SET (same options,\n"
+"                         inputs and nodes); nothing to do if SET already holds\n"
+"                         its result, a fresh ingest if there is none\n"
 "  --rejects FILE         write every rejected record's file, line, reason\n"
 "  --show-rejects N       print at most N rejects on stderr (default 10)\n"
 "  --quiet                no progress line and no summary\n"
 "  -h, --help             this text\n"
 "\n"
 "SIZE takes K, M or G suffixes (binary). Exit status: 0 committed, 1 failed\n"
-"(the previous set is untouched), 2 usage error, 3 committed but some inputs\n"
-"could not be read completely.\n";
+"(the previous set is untouched), 2 usage error (also: --resume of an ingest\n"
+"with other options, inputs or nodes, or of stdin), 3 committed but some\n"
+"inputs could not be read completely.\n";
 
 struct ui {
 	int tty;        /* stderr is a terminal: show the progress line */
@@ -86,8 +90,9 @@ static void on_progress(void *ctx, const struct sc_ingest_progress *p)
 
 		snprintf(eta, sizeof(eta), "%.0fs", left);
 	}
-	fprintf(stderr, "\r\033[K%" PRIu64 " records (%.0f/s, %.1f MB/s), kept %" PRIu64
+	fprintf(stderr, "\r\033[K%s%" PRIu64 " records (%.0f/s, %.1f MB/s), kept %" PRIu64
 		", dups %" PRIu64 ", rejected %" PRIu64 ", ETA %s",
+		p->replaying ? "re-reading up to the kept shards: " : "",
 		p->records_in, rps, mbs, p->records_kept, p->duplicates, p->rejected, eta);
 	ui->line_shown = 1;
 }
@@ -97,7 +102,7 @@ enum {
 	OPT_RECORD_PER_FILE, OPT_NORMALIZE, OPT_DEDUP, OPT_MAX_RECORD,
 	OPT_FRAME_SIZE, OPT_SHARD_SIZE, OPT_LEVEL, OPT_THREADS, OPT_STRICT,
 	OPT_REJECTS, OPT_SHOW_REJECTS, OPT_QUIET, OPT_NEAR_THRESHOLD, OPT_NEAR_MARGIN, OPT_NGRAM,
-	OPT_BANDS, OPT_ROWS, OPT_NEAR_REPORT, OPT_EXPLAIN_NEAR,
+	OPT_BANDS, OPT_ROWS, OPT_NEAR_REPORT, OPT_EXPLAIN_NEAR, OPT_RESUME,
 };
 
 static const struct option ingest_options[] = {
@@ -125,6 +130,7 @@ static const struct option ingest_options[] = {
 	{ "rows", required_argument, NULL, OPT_ROWS },
 	{ "near-report", required_argument, NULL, OPT_NEAR_REPORT },
 	{ "explain-near", no_argument, NULL, OPT_EXPLAIN_NEAR },
+	{ "resume", no_argument, NULL, OPT_RESUME },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -264,6 +270,7 @@ int cmd_ingest(int argc, char **argv)
 			o.threads = (unsigned)v;
 			break;
 		case OPT_STRICT: o.strict = 1; break;
+		case OPT_RESUME: o.resume = 1; break;
 		case OPT_REJECTS: o.rejects_path = optarg; break;
 		case OPT_SHOW_REJECTS:
 			if (cmd_parse_uint(optarg, 0, UINT32_MAX, &v)) {

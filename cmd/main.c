@@ -21,6 +21,9 @@ static const struct subcommand commands[] = {
 	{ "bench-read", cmd_bench_read, "measure how fast a set is read (io_uring and pread)" },
 	{ "mount", cmd_mount, "mount a set read-only as JSONL files (FUSE)" },
 	{ "umount", cmd_umount, "unmount a set mounted with 'shardctl mount'" },
+	{ "verify", cmd_verify, "check every replica against the manifest (size, SHA-256, frames)" },
+	{ "repair", cmd_repair, "rebuild missing or corrupt replicas from good ones" },
+	{ "rebalance", cmd_rebalance, "move replicas to a new node layout, moving little data" },
 };
 
 static void usage(FILE *f)

@@ -227,42 +227,6 @@ out:
 	return rc;
 }
 
-/*
- * Print s as a JSON string literal. Every string in the JSON output goes
- * through here (manifest strings are valid UTF-8, checked by the reader;
- * the set path from the command line may not be: invalid bytes become
- * U+FFFD so the output stays valid JSON).
- */
-static void json_str(const char *s)
-{
-	size_t n = strlen(s), ok = sc_utf8_check(s, n);
-	struct sc_buf b, fixed;
-	int rc = 0;
-
-	sc_buf_init(&b, SC_PATH_MAX * 8);
-	sc_buf_init(&fixed, SC_PATH_MAX * 4);
-	if (ok < n) {
-		for (size_t i = 0; i < n && !rc;) {
-			const unsigned char *u = (const unsigned char *)s + i;
-			size_t l = *u < 0x80 ? 1 : sc_utf8_seq_len(u, n - i);
-
-			rc = l ? sc_buf_append(&fixed, s + i, l)
-			       : sc_buf_append(&fixed, "\xef\xbf\xbd", 3);
-			i += l ? l : 1;
-		}
-		s = fixed.data;
-		n = fixed.len;
-	}
-	if (!rc)
-		rc = sc_json_escape(&b, s, n);
-	if (!rc)
-		fwrite(b.data, 1, b.len, stdout);
-	else
-		fputs("\"\"", stdout);
-	sc_buf_release(&b);
-	sc_buf_release(&fixed);
-}
-
 static void print_json(const char *root, const struct sc_manifest *m,
 		       const struct summary *s)
 {
@@ -272,22 +236,22 @@ static void print_json(const char *root, const struct sc_manifest *m,
 
 	sc_normalize_format_spec(c->normalize, norm, sizeof(norm));
 	printf("{\"set\": ");
-	json_str(root);
+	cmd_json_str(root);
 	printf(", \"set_id\": ");
-	json_str(m->set_id);
+	cmd_json_str(m->set_id);
 	printf(", \"generation\": %" PRIu64 ", \"created\": ", m->generation);
-	json_str(m->created);
+	cmd_json_str(m->created);
 	printf(", \"tool\": ");
-	json_str(m->tool ? m->tool : "");
+	cmd_json_str(m->tool ? m->tool : "");
 	printf(",\n \"config\": {\"input_format\": ");
-	json_str(c->input_format);
+	cmd_json_str(c->input_format);
 	printf(", \"text_field\": ");
-	json_str(c->text_field);
+	cmd_json_str(c->text_field);
 	printf(", \"record_per_file\": %s, \"normalize\": ",
 	       c->record_per_file ? "true" : "false");
-	json_str(norm);
+	cmd_json_str(norm);
 	printf(", \"normalize_version\": %u, \"dedup\": ", c->normalize_version);
-	json_str(c->dedup);
+	cmd_json_str(c->dedup);
 	printf(", \"frame_size\": %" PRIu64 ", \"shard_size\": %" PRIu64
 	       ", \"zstd_level\": %d, \"replicas\": %u, \"max_record_size\": %" PRIu64 "},\n",
 	       c->frame_size, c->shard_size, c->zstd_level, c->replicas, c->max_record_size);
@@ -324,7 +288,7 @@ static void print_json(const char *root, const struct sc_manifest *m,
 	printf(" \"elapsed_s\": %.3f,\n \"nodes\": [", st->elapsed_s);
 	for (uint32_t i = 0; i < m->nnodes; i++) {
 		printf("%s\n  {\"path\": ", i ? "," : "");
-		json_str(m->nodes[i].path);
+		cmd_json_str(m->nodes[i].path);
 		printf(", \"weight\": %u, \"weight_share\": %.6f, \"bytes\": %" PRIu64
 		       ", \"byte_share\": %.6f, \"shards\": %" PRIu64 "}", m->nodes[i].weight,
 		       div0(m->nodes[i].weight, (double)s->weight_total), s->nodes[i].bytes,

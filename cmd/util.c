@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "json.h"
+#include "utf8.h"
 
 int cmd_parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
@@ -75,4 +77,40 @@ void cmd_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/*
+ * Print s as a JSON string literal. Every string in the JSON output of
+ * stats and verify goes through here (manifest strings are valid UTF-8,
+ * checked by the reader; the set path from the command line may not be:
+ * invalid bytes become U+FFFD so the output stays valid JSON).
+ */
+void cmd_json_str(const char *s)
+{
+	size_t n = strlen(s), ok = sc_utf8_check(s, n);
+	struct sc_buf b, fixed;
+	int rc = 0;
+
+	sc_buf_init(&b, SC_PATH_MAX * 8);
+	sc_buf_init(&fixed, SC_PATH_MAX * 4);
+	if (ok < n) {
+		for (size_t i = 0; i < n && !rc;) {
+			const unsigned char *u = (const unsigned char *)s + i;
+			size_t l = *u < 0x80 ? 1 : sc_utf8_seq_len(u, n - i);
+
+			rc = l ? sc_buf_append(&fixed, s + i, l)
+			       : sc_buf_append(&fixed, "\xef\xbf\xbd", 3);
+			i += l ? l : 1;
+		}
+		s = fixed.data;
+		n = fixed.len;
+	}
+	if (!rc)
+		rc = sc_json_escape(&b, s, n);
+	if (!rc)
+		fwrite(b.data, 1, b.len, stdout);
+	else
+		fputs("\"\"", stdout);
+	sc_buf_release(&b);
+	sc_buf_release(&fixed);
 }

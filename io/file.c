@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -215,24 +216,43 @@ static int fsync_file(int fd)
 	return 0;
 }
 
+/* On failure: describe the step and the file it acted on, for messages. */
+static int atomic_fail(int rc, char *why, size_t whylen, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int atomic_fail(int rc, char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && whylen) {
+		va_start(ap, fmt);
+		vsnprintf(why, whylen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
 /*
  * After the rename succeeded the new content is in place even when the
  * directory fsync then fails; that failure is still returned because the
  * replacement may not survive a crash.
  */
-int sc_write_file_atomic(const char *path, const void *data, size_t n)
+int sc_write_file_atomic_why(const char *path, const void *data, size_t n,
+			     char *why, size_t whylen)
 {
 	char dir[SC_PATH_MAX], tmp[SC_PATH_MAX];
-	const char *base;
+	const char *base, *step;
 	int fd, rc, wrote;
 
+	if (why && whylen)
+		why[0] = '\0';
 	rc = sc_path_dirname(path, dir, sizeof(dir));
 	if (rc)
-		return -ENAMETOOLONG;
+		return atomic_fail(-ENAMETOOLONG, why, whylen, "path too long");
 	base = strrchr(path, '/');
 	base = base ? base + 1 : path;
 	if (*base == '\0')
-		return -EISDIR; /* "dir/" names no file */
+		return atomic_fail(-EISDIR, why, whylen, "'%s' names no file", path);
 	if (strrchr(path, '/'))
 		wrote = snprintf(tmp, sizeof(tmp), "%.*s.%s.tmp.%ld",
 				 (int)(base - path), path, base, (long)getpid());
@@ -240,20 +260,23 @@ int sc_write_file_atomic(const char *path, const void *data, size_t n)
 		wrote = snprintf(tmp, sizeof(tmp), ".%s.tmp.%ld", base,
 				 (long)getpid());
 	if (wrote < 0 || (size_t)wrote >= sizeof(tmp))
-		return -ENAMETOOLONG;
+		return atomic_fail(-ENAMETOOLONG, why, whylen, "path too long");
 
 	/* a leftover of a crashed run with our pid: replace whatever it is */
 	if (unlink(tmp) < 0 && errno != ENOENT && errno != EISDIR)
-		return -errno;
+		return atomic_fail(-errno, why, whylen, "cannot remove leftover '%s'", tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return -errno;
+		return atomic_fail(-errno, why, whylen, "cannot create '%s'", tmp);
+	step = "write";
 	rc = sc_write_all(fd, data, n);
 	if (rc)
 		goto out_unlink;
+	step = "fsync";
 	rc = fsync_file(fd);
 	if (rc)
 		goto out_unlink;
+	step = "close";
 	if (close(fd) < 0) {
 		fd = -1;
 		rc = -errno;
@@ -262,15 +285,27 @@ int sc_write_file_atomic(const char *path, const void *data, size_t n)
 	fd = -1;
 	if (rename(tmp, path) < 0) {
 		rc = -errno;
-		goto out_unlink;
+		atomic_fail(rc, why, whylen, "cannot rename '%s' to '%s'", tmp, path);
+		goto out_unlink_named;
 	}
-	return sc_fsync_dir(dir);
+	rc = sc_fsync_dir(dir);
+	if (rc)
+		atomic_fail(rc, why, whylen, "cannot fsync directory '%s' after the "
+			    "rename", dir);
+	return rc;
 
 out_unlink:
+	atomic_fail(rc, why, whylen, "cannot %s '%s'", step, tmp);
+out_unlink_named:
 	if (fd >= 0)
 		close(fd);
 	unlink(tmp);
 	return rc;
+}
+
+int sc_write_file_atomic(const char *path, const void *data, size_t n)
+{
+	return sc_write_file_atomic_why(path, data, n, NULL, 0);
 }
 
 /*

@@ -29,6 +29,15 @@ int sc_read_file(const char *path, size_t max, struct sc_buf *out);
  * temporary removed. 0 or -errno.
  */
 int sc_write_file_atomic(const char *path, const void *data, size_t n);
+/*
+ * sc_write_file_atomic, and on failure a one-line description of the step
+ * that failed, naming the file it acted on, in why (for messages):
+ * "cannot write 'DIR/.NAME.tmp.PID'", "cannot rename 'A' to 'B'", or
+ * "cannot fsync directory 'DIR' after the rename" (the one failure after
+ * which path already holds the new content). why may be NULL.
+ */
+int sc_write_file_atomic_why(const char *path, const void *data, size_t n,
+			     char *why, size_t whylen);
 /* Directory part of path into buf ("." when none). 0 or SC_ELIMIT. */
 int sc_path_dirname(const char *path, char *buf, size_t n);
 /* snprintf into buf; SC_ELIMIT when truncated. */

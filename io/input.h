@@ -77,6 +77,35 @@ int sc_input_open(const char *const *paths, size_t npaths,
 		  char *err, size_t errlen);
 void sc_input_close(struct sc_input *in); /* accepts NULL */
 
+/*
+ * A piece of the input of one task of a partitioned ingest (docs/TASKS.md):
+ * a whole file, or a byte range of a plain (uncompressed) file that starts
+ * and ends at line boundaries.
+ */
+struct sc_input_segment {
+	const char *path;    /* file to open */
+	const char *name;    /* its name in messages (sc_input_file_name), NULL: path */
+	uint64_t size;       /* whole file: its on-disk bytes (progress only) */
+	uint64_t offset;     /* range: first byte */
+	uint64_t length;     /* range: bytes from offset; UINT64_MAX: the whole file */
+};
+
+/*
+ * Like sc_input_open, for an explicit list of segments (no directory walk,
+ * no stdin): file index i of the input is segs[i]. A range is read as
+ * plain bytes (compressed files are only ever given whole) and only in
+ * SC_INPUT_LINES mode (else SC_EUSAGE); its line numbers count from 1 at
+ * its first byte. A file shorter than its range is a per-file problem
+ * ("the file ends before its planned range"). The strings are copied.
+ */
+int sc_input_open_segments(const struct sc_input_segment *segs, size_t nsegs,
+			   const struct sc_input_opts *opts, struct sc_input **out,
+			   char *err, size_t errlen);
+
+/* 1 when the first n bytes p of a file are zstd or gzip magic (what
+ * sc_input_next decompresses), else 0. */
+int sc_input_compressed_magic(const unsigned char *p, size_t n);
+
 size_t sc_input_file_count(const struct sc_input *in);
 const char *sc_input_file_name(const struct sc_input *in, size_t idx); /* "-" for stdin */
 uint64_t sc_input_total_bytes(const struct sc_input *in); /* on-disk bytes of regular files */

@@ -10,15 +10,29 @@
  * Both live in fixed rings, so memory is bounded by the ring sizes times
  * the batch and frame sizes, whatever the input size. The calling thread
  * consumes both rings strictly in order.
+ *
+ * Resuming (docs/RESUME.md) runs the very same pipeline from the first
+ * input byte: the dedup index, the LSH index, the statistics and the
+ * --rejects and --near-report files come out exactly as in an
+ * uninterrupted run because they are made the same way. Only the frames
+ * that the kept shards already hold are not compressed and written: a
+ * compress job for one of them just computes the frame checksum, and the
+ * set writer checks size, checksum and record count against the kept
+ * shard's trailer. Frame and shard boundaries depend only on the kept
+ * records, so the first frame after the kept ones starts the next shard.
  */
 #include "ingest.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <xxhash.h>
+#include <zstd.h>
 
 #include "dedup.h"
+#include "digest.h"
 #include "fingerprint.h"
 #include "input.h"
 #include "json.h"
@@ -73,6 +87,7 @@ struct compress_job {
 	uint32_t records;           /* records in raw */
 	struct sc_buf comp;         /* compressed frame */
 	uint32_t checksum;          /* seek-table checksum of raw */
+	int replay;                 /* 1: a kept shard holds it; checksum only */
 	int rc;
 };
 
@@ -111,6 +126,9 @@ struct ingest {
 	unsigned ncomp;
 	uint64_t chead, ctail;          /* compress jobs consumed / started */
 	int frame_open;                 /* cj[ctail % ncomp] is being filled */
+	uint64_t replay_frames;         /* frames the kept shards hold (--resume) */
+	uint32_t rec_file;              /* input file of the record being consumed */
+	uint64_t rec_line;              /* ... and its line */
 	struct timespec t0;
 	double last_progress;
 };
@@ -354,6 +372,12 @@ static void compress_run(struct sc_job *job, void *ctx)
 	struct compress_job *c = (struct compress_job *)job;
 	struct worker_ctx *w = ctx;
 
+	if (c->replay) {
+		/* the checksum sc_frame_encode would give (FORMAT.md section 4) */
+		c->checksum = (uint32_t)XXH64(c->raw.data, c->raw.len, 0);
+		c->rc = 0;
+		return;
+	}
 	c->rc = sc_frame_encode(w->enc, c->raw.data, c->raw.len, &c->comp,
 				&c->checksum);
 }
@@ -394,6 +418,7 @@ static void maybe_progress(struct ingest *g, int force)
 	p.bytes_stored = g->writer ? sc_set_writer_stored_bytes(g->writer)
 				   : g->st->bytes_stored;
 	p.elapsed_s = t;
+	p.replaying = g->writer && sc_set_writer_replaying(g->writer);
 	g->o->progress(g->o->cb_ctx, &p);
 }
 
@@ -406,7 +431,8 @@ static int drain_one(struct ingest *g)
 	sc_workq_wait(g->q, &c->job);
 	if (c->rc)
 		return fail(g, c->rc, "compressing frame: %s", sc_strerror(c->rc));
-	rc = sc_set_writer_add_frame(g->writer, c->comp.data, c->comp.len,
+	rc = sc_set_writer_add_frame(g->writer, c->replay ? NULL : c->comp.data,
+				     c->replay ? 0 : c->comp.len,
 				     (uint32_t)c->raw.len, c->checksum, c->records,
 				     g->err, g->errlen);
 	if (rc)
@@ -431,6 +457,7 @@ static int frame_submit(struct ingest *g)
 	struct compress_job *c = &g->cj[g->ctail % g->ncomp];
 
 	c->job.run = compress_run;
+	c->replay = g->ctail < g->replay_frames;
 	sc_workq_submit(g->q, &c->job);
 	g->ctail++;
 	g->frame_open = 0;
@@ -459,6 +486,10 @@ static int frame_add(struct ingest *g, const char *rec, size_t len, int nl)
 		c->raw.len = 0;
 		c->records = 0;
 		g->frame_open = 1;
+		if (g->replay_frames && g->ctail == g->replay_frames)
+			message(g, "resume: past the kept shards at input '%s' line %" PRIu64
+				": writing from there on",
+				sc_input_file_name(g->in, g->rec_file), g->rec_line);
 	}
 	c = &g->cj[g->ctail % g->ncomp];
 	rc = sc_buf_append(&c->raw, rec, len - (size_t)nl);
@@ -619,6 +650,8 @@ static int consume(struct ingest *g, struct parse_job *p)
 		st->records_kept++;
 		st->bytes_text_kept += r->text_out;
 		st->bytes_kept += r->out_len;
+		g->rec_file = ref->file;
+		g->rec_line = ref->line;
 		if (r->as_read)
 			rc = frame_add(g, p->batch.data.data + ref->off, ref->len, 1);
 		else
@@ -629,12 +662,142 @@ static int consume(struct ingest *g, struct parse_job *p)
 	return drain_ready(g);
 }
 
+/* ---- what the set's bytes depend on (docs/RESUME.md section 3) ---- */
+
+static int digest_put(struct sc_sha256 *h, const void *p, size_t n)
+{
+	unsigned char len[8];
+	int rc;
+
+	sc_put_le64(len, n);
+	rc = sc_sha256_update(h, len, 8);
+	return rc ? rc : sc_sha256_update(h, p, n);
+}
+
+static int digest_u64(struct sc_sha256 *h, uint64_t v)
+{
+	unsigned char b[8];
+
+	sc_put_le64(b, v);
+	return sc_sha256_update(h, b, 8);
+}
+
+/* SHA-256 of every option that changes the bytes of the set. */
+static int options_digest(const struct sc_ingest_opts *o, unsigned char out[32])
+{
+	struct sc_sha256 *h;
+	char num[128];
+	int rc;
+
+	rc = sc_sha256_new(&h);
+	if (rc)
+		return rc;
+	rc = digest_put(h, "shardctl-ingest-options 1", 25);
+	/* the code that makes the bytes: ours, and libzstd's compressor */
+	if (!rc)
+		rc = digest_put(h, SC_VERSION, strlen(SC_VERSION));
+	if (!rc)
+		rc = digest_put(h, ZSTD_versionString(), strlen(ZSTD_versionString()));
+	if (!rc)
+		rc = digest_put(h, o->text_field, strlen(o->text_field));
+	if (!rc) {
+		const char *d = o->dedup == SC_DEDUP_NEAR ? "near" :
+				o->dedup == SC_DEDUP_EXACT ? "exact" : "none";
+
+		rc = digest_put(h, d, strlen(d));
+	}
+	if (!rc && o->dedup == SC_DEDUP_NEAR) {
+		/* %a: the doubles exactly */
+		snprintf(num, sizeof(num), "%u %u %u %u %a %a", SC_NEAR_VERSION, o->near.ngram,
+			 o->near.bands, o->near.rows, o->near_threshold, o->near_margin);
+		rc = digest_put(h, num, strlen(num));
+	}
+	{
+		const uint64_t v[] = {
+			SC_SHARD_FORMAT_VERSION, (uint64_t)o->format_text,
+			(uint64_t)o->record_per_file, o->normalize, SC_NORM_VERSION,
+			SC_FINGERPRINT_VERSION, o->max_record_size, o->frame_size,
+			o->shard_size, (uint64_t)o->zstd_level, o->replicas,
+		};
+
+		for (size_t i = 0; i < SC_ARRAY_LEN(v) && !rc; i++)
+			rc = digest_u64(h, v[i]);
+	}
+	if (!rc)
+		rc = sc_sha256_final(h, out);
+	sc_sha256_free(h);
+	return rc;
+}
+
+/*
+ * The journal id of this ingest: options and inputs digests. The inputs
+ * digest covers the expanded file list in order, with each file's size
+ * and modification time. Returns 0, or 1 when an input cannot be read a
+ * second time (stdin, a pipe: no journal then), which with --resume is
+ * SC_EUSAGE; or negative.
+ */
+static int journal_id(struct ingest *g, struct sc_journal_id *id)
+{
+	size_t n = sc_input_file_count(g->in);
+	struct sc_sha256 *h;
+	int rc;
+
+	memset(id, 0, sizeof(*id));
+	rc = options_digest(g->o, id->options);
+	if (rc)
+		return fail(g, rc, "options digest: %s", sc_strerror(rc));
+	rc = sc_sha256_new(&h);
+	if (rc)
+		return rc;
+	rc = digest_put(h, "shardctl-ingest-inputs 1", 24);
+	for (size_t i = 0; i < n && !rc; i++) {
+		const char *name = sc_input_file_name(g->in, i);
+		struct stat sb;
+
+		if (strcmp(name, "-") && stat(name, &sb)) {
+			rc = fail(g, -errno, "input '%s': %s", name, strerror(errno));
+			break;
+		}
+		if (!strcmp(name, "-") || !S_ISREG(sb.st_mode)) {
+			rc = 1;
+			if (g->o->resume)
+				rc = fail(g, SC_EUSAGE, "--resume: input '%s' %s cannot be read "
+					  "again; resuming needs regular files", name,
+					  strcmp(name, "-") ? "is not a regular file and" :
+					  "(standard input)");
+			break;
+		}
+		rc = digest_put(h, name, strlen(name));
+		if (!rc)
+			rc = digest_u64(h, (uint64_t)sb.st_size);
+		if (!rc)
+			rc = digest_u64(h, (uint64_t)sb.st_mtim.tv_sec);
+		if (!rc)
+			rc = digest_u64(h, (uint64_t)sb.st_mtim.tv_nsec);
+		id->input_files++;
+		id->input_bytes += (uint64_t)sb.st_size;
+	}
+	if (!rc)
+		rc = sc_sha256_final(h, id->inputs);
+	sc_sha256_free(h);
+	return rc;
+}
+
+static void note_cb(void *ctx, const char *msg)
+{
+	message(ctx, "%s", msg);
+}
+
 static int check_opts(struct ingest *g)
 {
 	const struct sc_ingest_opts *o = g->o;
 
 	if (o->ninputs == 0)
 		return fail(g, SC_EUSAGE, "no inputs given");
+	for (size_t i = 0; o->resume && i < o->ninputs; i++)
+		if (!strcmp(o->inputs[i], "-"))
+			return fail(g, SC_EUSAGE, "--resume: standard input cannot be read "
+				    "again; resuming needs input files");
 	if (o->record_per_file && !o->format_text)
 		return fail(g, SC_EUSAGE, "--record-per-file needs --format text");
 	if (!o->text_field[0] || strlen(o->text_field) > SC_FIELD_NAME_MAX ||
@@ -768,6 +931,8 @@ int sc_ingest_run(const struct sc_ingest_opts *o, struct sc_stats *st,
 		.on_error = on_input_error,
 		.error_ctx = &g,
 	};
+	struct sc_journal_id jid;
+	uint64_t kept_shards = 0, kept_records = 0;
 	struct sc_manifest m;
 	char tool[64];
 	int rc;
@@ -782,6 +947,35 @@ int sc_ingest_run(const struct sc_ingest_opts *o, struct sc_stats *st,
 			   err, errlen);
 	if (rc)
 		return rc;
+	rc = journal_id(&g, &jid);
+	if (rc < 0)
+		goto out;
+	if (rc == 0) {
+		wo.journal = &jid;
+		wo.resume = o->resume;
+	}
+	wo.note = note_cb;
+	wo.note_ctx = &g;
+	rc = sc_set_writer_open(&wo, &g.writer, err, errlen);
+	if (rc == 1) {
+		/* the set already holds this ingest's result */
+		rc = sc_manifest_load(o->out, &m, err, errlen);
+		if (!rc) {
+			*st = m.stats;
+			message(&g, "resume: '%s' already holds the result of this ingest "
+				"(generation %" PRIu64 "): nothing to do", o->out, m.generation);
+		}
+		sc_manifest_release(&m);
+		goto out;
+	}
+	if (rc)
+		goto out;
+	sc_set_writer_kept(g.writer, &kept_shards, &g.replay_frames, &kept_records);
+	if (kept_shards)
+		message(&g, "resume: continuing the interrupted ingest of '%s': %" PRIu64
+			" complete shards (%" PRIu64 " records) kept, every replica checked; "
+			"reading the inputs again up to there", o->out, kept_shards,
+			kept_records);
 	if (o->rejects_path) {
 		g.rejects = fopen(o->rejects_path, "w");
 		if (!g.rejects) {
@@ -809,9 +1003,6 @@ int sc_ingest_run(const struct sc_ingest_opts *o, struct sc_stats *st,
 		}
 	}
 	rc = alloc_rings(&g);
-	if (rc)
-		goto out;
-	rc = sc_set_writer_open(&wo, &g.writer, err, errlen);
 	if (rc)
 		goto out;
 	rc = sc_workq_new(o->threads, worker_init, worker_fini, &g, &g.q);
@@ -859,6 +1050,16 @@ int sc_ingest_run(const struct sc_ingest_opts *o, struct sc_stats *st,
 	m.config.shard_size = o->shard_size;
 	m.config.zstd_level = o->zstd_level;
 	m.config.replicas = o->replicas;
+	/* the side files must be complete before the set is committed: a
+	 * failure to write them is an exit 1, which promises no commit */
+	if (g.rejects && (fflush(g.rejects) || ferror(g.rejects))) {
+		rc = fail(&g, -EIO, "rejects file '%s': write failed", o->rejects_path);
+		goto out;
+	}
+	if (g.near_report && (fflush(g.near_report) || ferror(g.near_report))) {
+		rc = fail(&g, -EIO, "near-dup report '%s': write failed", o->near_report_path);
+		goto out;
+	}
 	rc = sc_set_writer_commit(g.writer, &m, err, errlen);
 	if (!rc) {
 		g.writer = NULL;
@@ -868,7 +1069,16 @@ int sc_ingest_run(const struct sc_ingest_opts *o, struct sc_stats *st,
 	}
 out:
 	sc_workq_free(g.q);
-	sc_set_writer_abort(g.writer);
+	if (rc && g.writer && sc_set_writer_replaying(g.writer)) {
+		/* nothing written yet: the interrupted ingest stays resumable */
+		size_t l = strlen(err);
+
+		if (!strstr(err, "nothing written"))
+			snprintf(err + l, errlen - l, "; the interrupted ingest is left as it was");
+		sc_set_writer_suspend(g.writer);
+	} else {
+		sc_set_writer_abort(g.writer);
+	}
 	if (g.rejects && fclose(g.rejects) && !rc)
 		rc = fail(&g, -EIO, "rejects file '%s': write failed", o->rejects_path);
 	if (g.near_report && fclose(g.near_report) && !rc)

@@ -31,6 +31,7 @@ struct sc_ingest_progress {
 	uint64_t rejected;
 	uint64_t bytes_stored;
 	double elapsed_s;
+	int replaying;          /* 1 while re-reading what kept shards hold (--resume) */
 };
 
 struct sc_ingest_opts {
@@ -56,6 +57,7 @@ struct sc_ingest_opts {
 	int zstd_level;
 	unsigned threads;                 /* worker threads, >= 1 */
 	int strict;                       /* first reject or input error aborts */
+	int resume;                       /* continue an interrupted ingest into out (docs/RESUME.md) */
 	const char *rejects_path;         /* JSONL of rejected records, or NULL */
 	unsigned show_rejects;            /* print at most this many rejects */
 	/* optional callbacks, called on the calling thread */
@@ -68,6 +70,19 @@ struct sc_ingest_opts {
  * Run an ingest and commit the set. Returns 0 when committed (st filled;
  * st->input_errors may be non-zero), negative on failure with the reason
  * in err; on failure the previously committed set, if any, is untouched.
+ *
+ * Every ingest whose inputs are all regular files keeps a checkpoint
+ * journal in out (docs/RESUME.md). With o->resume, an interrupted ingest
+ * with the same options, inputs and nodes is continued: the shards it
+ * made durable are kept (after checking every replica), the inputs are
+ * read again from the start with those shards' frames checked instead of
+ * written, and writing goes on from there, so the set is the one an
+ * uninterrupted ingest gives. If the set already holds this ingest's
+ * result, nothing is written and st is the committed manifest's stats.
+ * A resumed ingest that fails before it has written anything leaves the
+ * interrupted one as it found it. stdin cannot be resumed (SC_EUSAGE);
+ * an interrupted ingest with other options, inputs or nodes is SC_EUSAGE
+ * with nothing touched.
  */
 int sc_ingest_run(const struct sc_ingest_opts *o, struct sc_stats *st,
 		  char *err, size_t errlen);

@@ -163,9 +163,9 @@ static int shard_fd(struct sc_reader *r, uint32_t shard, uint32_t replica, int *
 	}
 	if (sc_set_replica_path(r->set, shard, replica, path, sizeof(path)))
 		return rfail(r, SC_ELIMIT, "shard %u replica %u: path too long", shard, replica);
-	f = open(path, O_RDONLY | O_CLOEXEC | (r->o.direct ? O_DIRECT : 0));
+	f = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | (r->o.direct ? O_DIRECT : 0));
 	if (f < 0)
-		return rfail(r, -errno, "shard '%s': %s", path, strerror(errno));
+		return rfail(r, -errno, "shard '%s': cannot open: %s", path, strerror(errno));
 	/* reads already submitted hold their own reference to the file;
 	 * queued ones only the number, so send them before it is reused */
 	if (victim->fd >= 0) {
@@ -202,16 +202,21 @@ static int load_indexes(struct sc_reader *r)
 				snprintf(msg, sizeof(msg), "shard %" PRIu64 " replica %u: path too long", s, k);
 				continue;
 			}
-			fd = open(path, O_RDONLY | O_CLOEXEC);
+			/* O_NONBLOCK: a FIFO in a replica's place must not hang the
+			 * open; it is refused below (regular files ignore the flag) */
+			fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 			if (fd < 0) {
 				rc = -errno;
-				snprintf(msg, sizeof(msg), "shard '%s': %s", path, strerror(errno));
+				snprintf(msg, sizeof(msg), "shard '%s': cannot open: %s", path, strerror(errno));
 			} else {
 				struct stat stt;
 
 				if (fstat(fd, &stt)) {
 					rc = -errno;
-					snprintf(msg, sizeof(msg), "shard '%s': %s", path, strerror(errno));
+					snprintf(msg, sizeof(msg), "shard '%s': cannot stat: %s", path, strerror(errno));
+				} else if (!S_ISREG(stt.st_mode)) {
+					rc = SC_EFORMAT;
+					snprintf(msg, sizeof(msg), "shard '%s': not a regular file", path);
 				} else {
 					char why[512];
 

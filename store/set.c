@@ -103,11 +103,11 @@ static int generation_name(const char *name, uint64_t *gen)
 }
 
 /*
- * Remove every generation directory under NODE/SET_ID except `keep`
- * (0 keeps none). Only real directories (not symbolic links, which are
- * never followed) whose names pass generation_name() are touched.
+ * Remove every generation directory under NODE/SET_ID except `keep` and
+ * `keep2` (0 keeps none). Only real directories (not symbolic links, which
+ * are never followed) whose names pass generation_name() are touched.
  */
-static void remove_generations(const char *setdir, uint64_t keep)
+static void remove_generations_except(const char *setdir, uint64_t keep, uint64_t keep2)
 {
 	DIR *d = opendir(setdir);
 	struct dirent *e;
@@ -118,7 +118,8 @@ static void remove_generations(const char *setdir, uint64_t keep)
 		struct stat st;
 		uint64_t g;
 
-		if (!generation_name(e->d_name, &g) || (keep && g == keep))
+		if (!generation_name(e->d_name, &g) || (keep && g == keep) ||
+		    (keep2 && g == keep2))
 			continue;
 		if (e->d_type != DT_DIR &&
 		    (e->d_type != DT_UNKNOWN ||
@@ -128,6 +129,11 @@ static void remove_generations(const char *setdir, uint64_t keep)
 		remove_flat_dirat(dirfd(d), e->d_name);
 	}
 	closedir(d);
+}
+
+static void remove_generations(const char *setdir, uint64_t keep)
+{
+	remove_generations_except(setdir, keep, 0);
 }
 
 /* ---- writer ---- */
@@ -143,7 +149,7 @@ static void remove_generations(const char *setdir, uint64_t keep)
 static int load_or_make_set_id(const char *root, char id_hex[33], char *err,
 			       size_t errlen)
 {
-	char path[SC_PATH_MAX];
+	char path[SC_PATH_MAX], why[2 * SC_PATH_MAX + 64];
 	unsigned char id[16];
 	struct sc_buf b;
 	int rc;
@@ -166,11 +172,11 @@ static int load_or_make_set_id(const char *root, char id_hex[33], char *err,
 		return fail(err, errlen, -EIO, "cannot get random bytes for a set id");
 	sc_hex(id, sizeof(id), id_hex);
 	id_hex[32] = '\n';
-	rc = sc_write_file_atomic(path, id_hex, 33);
+	rc = sc_write_file_atomic_why(path, id_hex, 33, why, sizeof(why));
 	id_hex[32] = '\0';
 	if (rc)
-		return fail(err, errlen, rc, "set '%s': cannot write '%s': %s", root,
-			    path, sc_strerror(rc));
+		return fail(err, errlen, rc, "set '%s': set id '%s': %s: %s", root,
+			    path, why, sc_strerror(rc));
 	return 0;
 }
 
@@ -189,7 +195,8 @@ static void remove_root_temporaries(const char *root)
 		return;
 	while ((e = readdir(d))) {
 		if (strncmp(e->d_name, prefix, sizeof(prefix) - 1) &&
-		    strncmp(e->d_name, "." SET_ID_FILE ".tmp.", sizeof(SET_ID_FILE) + 5))
+		    strncmp(e->d_name, "." SET_ID_FILE ".tmp.", sizeof(SET_ID_FILE) + 5) &&
+		    strncmp(e->d_name, "." SC_JOURNAL_NAME ".tmp.", sizeof(SC_JOURNAL_NAME) + 5))
 			continue;
 		if (!sc_path_join(path, sizeof(path), root, e->d_name))
 			unlink(path);
@@ -232,6 +239,16 @@ struct sc_set_writer {
 	struct sc_manifest_shard *shards;
 	uint64_t nshards, shards_cap;
 	uint64_t stored_total;       /* one replica */
+	/* checkpoint journal and resume (journal.h, docs/RESUME.md) */
+	struct sc_journal_file *jf;  /* appended after every durable shard, or NULL */
+	struct sc_shard_index **kept_ix; /* [nkept] trailers of the shards taken over */
+	uint64_t nkept;              /* shards taken over from an interrupted ingest */
+	uint64_t kept_frames;        /* their frames */
+	uint64_t replay_shard;       /* next frame to replay: kept shard ... */
+	uint32_t replay_frame;       /* ... and frame in it */
+	uint64_t replay_raw;         /* raw bytes replayed of replay_shard */
+	int replay_short;            /* the last kept shard ended below shard_size:
+				      * only the end of the input may follow */
 };
 
 /*
@@ -350,9 +367,11 @@ static int writer_nodes_resolve(struct sc_set_writer *w,
 
 /*
  * On every node: drop leftovers of interrupted ingests under NODE/SET_ID
- * and create NODE/SET_ID/gGENERATION.
+ * (all but the committed generation and `keep`, the generation a resume
+ * continues, 0 for none) and create NODE/SET_ID/gGENERATION.
  */
-static int writer_nodes_prepare(struct sc_set_writer *w, char *err, size_t errlen)
+static int writer_nodes_prepare(struct sc_set_writer *w, uint64_t keep, char *err,
+				size_t errlen)
 {
 	char dir[SC_PATH_MAX], gen[32];
 	int rc;
@@ -362,7 +381,7 @@ static int writer_nodes_prepare(struct sc_set_writer *w, char *err, size_t errle
 		if (sc_path_join(dir, sizeof(dir), w->node_real[i], w->set_id))
 			return fail(err, errlen, SC_ELIMIT, "node '%s': path too long",
 				    w->node_real[i]);
-		remove_generations(dir, w->have_old ? w->old.generation : 0);
+		remove_generations_except(dir, w->have_old ? w->old.generation : 0, keep);
 		if (sc_path_join(dir + strlen(dir), sizeof(dir) - strlen(dir), "", gen))
 			return fail(err, errlen, SC_ELIMIT, "node '%s': path too long",
 				    w->node_real[i]);
@@ -377,12 +396,301 @@ static int writer_nodes_prepare(struct sc_set_writer *w, char *err, size_t errle
 	return 0;
 }
 
+/* ---- checkpoint journal and resume (journal.h, docs/RESUME.md) ---- */
+
+enum journal_plan {
+	PLAN_FRESH,     /* write a new generation from the start */
+	PLAN_CONTINUE,  /* take over the interrupted generation the journal names */
+	PLAN_DONE,      /* the journal's ingest is the committed generation */
+};
+
+static void note(const struct sc_set_writer_opts *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void note(const struct sc_set_writer_opts *o, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+
+	if (!o->note)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	o->note(o->note_ctx, buf);
+}
+
+/* The set id in ROOT/.set_id, without making one: 0, or -1 when none. */
+static int read_set_id(const char *root, char id_hex[33])
+{
+	char path[SC_PATH_MAX];
+	struct sc_buf b;
+	int ok;
+
+	if (sc_path_join(path, sizeof(path), root, SET_ID_FILE))
+		return -1;
+	sc_buf_init(&b, 64);
+	ok = !sc_read_file(path, 64, &b) && b.len == 33 && b.data[32] == '\n' &&
+	     strspn(b.data, "0123456789abcdef") == 32;
+	if (ok) {
+		memcpy(id_hex, b.data, 32);
+		id_hex[32] = '\0';
+	}
+	sc_buf_release(&b);
+	return ok ? 0 : -1;
+}
+
+/* 1 when manifest m commits exactly the shards journal j lists. */
+static int manifest_is_journal(const struct sc_manifest *m, const struct sc_journal *j)
+{
+	if (strcmp(m->set_id, j->head.set_id) || m->generation != j->head.generation ||
+	    m->nshards != j->nshards)
+		return 0;
+	for (uint64_t i = 0; i < j->nshards; i++) {
+		const struct sc_manifest_shard *a = &m->shards[i], *b = &j->shards[i];
+
+		if (a->records != b->records || a->raw_bytes != b->raw_bytes ||
+		    a->stored_bytes != b->stored_bytes || a->frames != b->frames ||
+		    memcmp(a->sha256, b->sha256, 32))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Decide what ROOT/.ingest-journal means for this writer (the cases of
+ * sc_set_writer_open in set.h): PLAN_*, or negative with err when a
+ * resume must be refused. j is left loaded for PLAN_CONTINUE only.
+ */
+static int journal_plan(struct sc_set_writer *w, const struct sc_set_writer_opts *o,
+			const struct sc_journal_id *id, struct sc_journal *j,
+			char *err, size_t errlen)
+{
+	uint64_t cur_gen = w->have_old ? w->old.generation : 0;
+	char msg[1024], cur_id[33] = "", what[512] = "";
+	size_t l = 0;
+	int rc;
+
+	rc = sc_journal_load(w->root, j, msg, sizeof(msg));
+	if (!o->resume) {
+		if (!rc && j->head.base_generation == cur_gen && j->nshards)
+			note(o, "discarding the interrupted ingest in '%s' (%" PRIu64
+			     " complete shards; --resume would continue it)", w->root,
+			     j->nshards);
+		sc_journal_release(j);
+		return PLAN_FRESH;
+	}
+	if (rc == -ENOENT) {
+		note(o, "resume: no interrupted ingest in '%s': ingesting from the "
+		     "beginning", w->root);
+		return PLAN_FRESH;
+	}
+	if (rc)
+		return fail(err, errlen, rc, "%s; nothing touched (run without --resume "
+			    "to start over)", msg);
+	if (j->torn)
+		note(o, "resume: the journal's last record was incomplete (a write "
+		     "cut short by the crash); ignored");
+	if (w->have_old)
+		memcpy(cur_id, w->old.set_id, sizeof(cur_id));
+	else
+		read_set_id(w->root, cur_id);
+	if (memcmp(id->options, j->head.id.options, 32))
+		l += (size_t)snprintf(what + l, sizeof(what) - l, "%soptions", l ? ", " : "");
+	if (memcmp(id->inputs, j->head.id.inputs, 32))
+		l += (size_t)snprintf(what + l, sizeof(what) - l, "%sinputs (%" PRIu64
+				      " files, %" PRIu64 " bytes then; %" PRIu64 " files, %"
+				      PRIu64 " bytes now; names, sizes and modification "
+				      "times count)", l ? ", " : "", j->head.id.input_files,
+				      j->head.id.input_bytes, id->input_files,
+				      id->input_bytes);
+	if (memcmp(id->nodes, j->head.id.nodes, 32) && l < sizeof(what))
+		snprintf(what + l, sizeof(what) - l, "%snodes or replicas", l ? ", " : "");
+	if (strcmp(cur_id, j->head.set_id)) {
+		note(o, "resume: the journal in '%s' belongs to another set id: "
+		     "ingesting from the beginning", w->root);
+	} else if (w->have_old && j->head.generation == cur_gen) {
+		if (!what[0] && manifest_is_journal(&w->old, j))
+			return PLAN_DONE;
+		note(o, "resume: '%s' holds a set committed by another ingest (%s): "
+		     "ingesting from the beginning", w->root,
+		     what[0] ? what : "other shards");
+	} else if (j->head.base_generation != cur_gen) {
+		note(o, "resume: the interrupted ingest in '%s' cannot be continued: the "
+		     "set was committed again since (generation %" PRIu64 "): ingesting "
+		     "from the beginning", w->root, cur_gen);
+	} else if (what[0]) {
+		sc_journal_release(j);
+		return fail(err, errlen, SC_EUSAGE, "resume: the interrupted ingest in '%s' "
+			    "had other %s; give the same options, inputs and nodes, or run "
+			    "without --resume to start over (nothing touched)", w->root, what);
+	} else if (j->head.nnodes != w->nnodes || j->head.replicas != w->replicas) {
+		sc_journal_release(j);
+		return fail(err, errlen, SC_ECORRUPT, "resume: journal in '%s': %" PRIu32
+			    " nodes and %" PRIu32 " replicas do not match its node digest",
+			    w->root, j->head.nnodes, j->head.replicas);
+	} else {
+		return PLAN_CONTINUE;
+	}
+	sc_journal_release(j);
+	return PLAN_FRESH;
+}
+
+/*
+ * PLAN_CONTINUE, before anything is removed: check every replica of every
+ * journaled shard (size, SHA-256, trailer), in order, and take over the
+ * shards before the first one with a bad replica, as if this writer had
+ * written them.
+ */
+static int journal_adopt(struct sc_set_writer *w, const struct sc_set_writer_opts *o,
+			 const struct sc_journal *j, char *err, size_t errlen)
+{
+	uint64_t n = j->nshards ? j->nshards : 1;
+	char path[SC_PATH_MAX], name[128], msg[512];
+
+	w->kept_ix = calloc(n, sizeof(*w->kept_ix));
+	w->shards = calloc(n, sizeof(*w->shards));
+	if (!w->kept_ix || !w->shards)
+		return -ENOMEM;
+	w->shards_cap = n;
+	for (uint64_t i = 0; i < j->nshards; i++) {
+		const struct sc_manifest_shard *js = &j->shards[i];
+		struct sc_manifest_shard *s = &w->shards[i];
+		struct sc_shard_index *ix = NULL;
+		int rc = 0;
+
+		snprintf(name, sizeof(name), "%s/g%06" PRIu64 "/%06" PRIu64 ".zst",
+			 w->set_id, w->generation, i);
+		for (uint32_t r = 0; r < js->nreplicas && !rc; r++) {
+			if (sc_path_join(path, sizeof(path), w->node_real[js->replica[r]], name))
+				return fail(err, errlen, SC_ELIMIT, "node path too long");
+			rc = sc_journal_check_replica(path, js, r ? NULL : &ix, msg, sizeof(msg));
+		}
+		if (rc == -ENOMEM) {
+			sc_shard_index_free(ix);
+			return rc;
+		}
+		if (rc) {
+			sc_shard_index_free(ix);
+			note(o, "resume: shard %" PRIu64 " replica '%s': %s; continuing "
+			     "from shard %" PRIu64, i, path, msg, i);
+			break;
+		}
+		*s = *js;
+		s->name = strdup(name);
+		if (!s->name) {
+			sc_shard_index_free(ix);
+			return -ENOMEM;
+		}
+		w->kept_ix[i] = ix;
+		for (uint32_t r = 0; r < s->nreplicas; r++)
+			w->node_bytes[s->replica[r]] += s->stored_bytes;
+		w->stored_total += s->stored_bytes;
+		w->kept_frames += s->frames;
+		w->nshards = w->nkept = i + 1;
+	}
+	if (!j->nshards)
+		note(o, "resume: the interrupted ingest in '%s' had no complete shard "
+		     "yet: ingesting from the beginning", w->root);
+	return 0;
+}
+
+/* 1 when name is "NNNNNN.zst" as shard_begin names shard *index. */
+static int shard_file_name(const char *name, uint64_t *index)
+{
+	char want[32];
+	uint64_t v = 0;
+	const char *p = name;
+
+	for (; *p >= '0' && *p <= '9' && p - name < 20; p++)
+		v = v * 10 + (uint64_t)(*p - '0');
+	if (p == name || strcmp(p, ".zst"))
+		return 0;
+	snprintf(want, sizeof(want), "%06" PRIu64 ".zst", v);
+	*index = v;
+	return !strcmp(want, name);
+}
+
+/*
+ * PLAN_CONTINUE, once the generation directories exist: remove from them
+ * everything but the replicas of kept shards (temporaries, shards written
+ * after the last durable journal record, replicas on the wrong node).
+ */
+static void kept_dirs_tidy(struct sc_set_writer *w)
+{
+	for (uint32_t i = 0; i < w->nnodes; i++) {
+		DIR *d = opendir(w->node_gen_dir[i]);
+		struct dirent *e;
+
+		if (!d)
+			continue;
+		while ((e = readdir(d))) {
+			uint64_t k;
+			int keep = 0;
+
+			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+				continue;
+			if (shard_file_name(e->d_name, &k) && k < w->nkept)
+				for (uint32_t r = 0; r < w->shards[k].nreplicas; r++)
+					keep |= w->shards[k].replica[r] == i;
+			if (!keep)
+				unlinkat(dirfd(d), e->d_name, 0);
+		}
+		closedir(d);
+		sc_fsync_dir(w->node_gen_dir[i]);
+	}
+}
+
+/*
+ * PLAN_FRESH: make the new generation directories durable (gGEN,
+ * NODE/SET_ID, NODE), so that shards the journal will name cannot vanish
+ * with their directory in a power cut, then start the journal.
+ */
+static int journal_start(struct sc_set_writer *w, const struct sc_journal_id *id,
+			 char *err, size_t errlen)
+{
+	struct sc_journal_head h = { 0 };
+	char d[SC_PATH_MAX], up[SC_PATH_MAX];
+	int rc;
+
+	for (uint32_t i = 0; i < w->nnodes; i++) {
+		strcpy(d, w->node_gen_dir[i]);
+		for (int k = 0; k < 3; k++) {
+			if ((rc = sc_fsync_dir(d)))
+				return fail(err, errlen, rc, "node dir '%s': fsync failed: %s",
+					    d, sc_strerror(rc));
+			if ((rc = sc_path_dirname(d, up, sizeof(up))))
+				return rc;
+			strcpy(d, up);
+		}
+	}
+	memcpy(h.set_id, w->set_id, sizeof(h.set_id));
+	h.generation = w->generation;
+	h.base_generation = w->generation - 1;
+	h.id = *id;
+	h.nnodes = w->nnodes;
+	h.replicas = w->replicas;
+	return sc_journal_create(w->root, &h, &w->jf, err, errlen);
+}
+
+/* PLAN_DONE: finish the clean-up the committing ingest may not have. */
+static void journal_done(struct sc_set_writer *w)
+{
+	char dir[SC_PATH_MAX];
+
+	for (uint32_t i = 0; i < w->nnodes; i++)
+		if (!sc_path_join(dir, sizeof(dir), w->node_real[i], w->set_id))
+			remove_generations(dir, w->old.generation);
+}
+
 int sc_set_writer_open(const struct sc_set_writer_opts *o,
 		       struct sc_set_writer **out, char *err, size_t errlen)
 {
 	struct sc_set_writer *w;
+	struct sc_journal j = { 0 };
+	struct sc_journal_id id;
 	char path[SC_PATH_MAX];
-	int rc;
+	int rc, plan = PLAN_FRESH;
 
 	if (o->nnodes == 0 || o->nnodes > SC_NODES_MAX || o->replicas == 0 ||
 	    o->replicas > o->nnodes || o->replicas > SC_REPLICAS_MAX)
@@ -418,7 +726,8 @@ int sc_set_writer_open(const struct sc_set_writer_opts *o,
 		if (rc == -EWOULDBLOCK)
 			fail(err, errlen, rc, "set '%s': another ingest is writing it", w->root);
 		else
-			fail(err, errlen, rc, "set '%s': cannot lock: %s", w->root, strerror(errno));
+			fail(err, errlen, rc, "set '%s': cannot %s '%s': %s", w->root,
+			     w->lock_fd < 0 ? "create lock file" : "lock", path, strerror(errno));
 		goto out_abort;
 	}
 	remove_root_temporaries(w->root);
@@ -446,6 +755,30 @@ int sc_set_writer_open(const struct sc_set_writer_opts *o,
 	rc = writer_nodes_resolve(w, o, err, errlen);
 	if (rc)
 		goto out_abort;
+	if (o->journal) {
+		id = *o->journal;
+		rc = sc_journal_nodes_digest(w->node_store, w->weight, w->nnodes,
+					     w->replicas, id.nodes);
+		if (rc)
+			goto out_abort;
+		plan = rc = journal_plan(w, o, &id, &j, err, errlen);
+		if (rc < 0)
+			goto out_abort;
+		if (plan == PLAN_DONE) {
+			journal_done(w);
+			sc_journal_release(&j);
+			sc_set_writer_abort(w); /* nothing of its own to remove yet */
+			*out = NULL;
+			return 1;
+		}
+	}
+	/* a journal that is not continued describes nothing that will stay */
+	if (plan == PLAN_FRESH && (rc = sc_journal_remove(w->root))) {
+		fail(err, errlen, rc, "set '%s': cannot remove the old journal '%s' "
+		     "(unlink, then fsync of the set root): %s", w->root, SC_JOURNAL_NAME,
+		     sc_strerror(rc));
+		goto out_abort;
+	}
 	if (!w->have_old) {
 		/* durable before the first NODE/SET_ID directory exists */
 		rc = load_or_make_set_id(w->root, w->set_id, err, errlen);
@@ -456,13 +789,28 @@ int sc_set_writer_open(const struct sc_set_writer_opts *o,
 	rc = sc_shard_builder_new(&w->builder);
 	if (!rc)
 		rc = sc_sha256_new(&w->sha);
-	if (!rc)
-		rc = writer_nodes_prepare(w, err, errlen);
+	if (!rc && plan == PLAN_CONTINUE)
+		rc = journal_adopt(w, o, &j, err, errlen);
 	if (rc)
 		goto out_abort;
+	rc = writer_nodes_prepare(w, plan == PLAN_CONTINUE ? w->generation : 0, err, errlen);
+	if (!rc && plan == PLAN_CONTINUE) {
+		kept_dirs_tidy(w);
+		rc = sc_journal_continue(w->root, &j, w->nkept, &w->jf, err, errlen);
+	} else if (!rc && o->journal) {
+		rc = journal_start(w, &id, err, errlen);
+	}
+	if (rc)
+		goto out_abort;
+	sc_journal_release(&j);
 	*out = w;
 	return 0;
 out_abort:
+	sc_journal_release(&j);
+	if (plan == PLAN_CONTINUE) {
+		/* leave the interrupted generation as it was found */
+		w->generation = 0;
+	}
 	sc_set_writer_abort(w);
 	return rc;
 }
@@ -553,14 +901,17 @@ static int shard_end(struct sc_set_writer *w, char *err, size_t errlen)
 		return rc;
 	for (uint32_t r = 0; r < w->replicas; r++) {
 		struct replica_file *f = &w->rep[r];
+		const char *op = "fsync";
 
 		rc = fsync(f->fd) ? -errno : 0;
-		if (close(f->fd) && !rc)
+		if (close(f->fd) && !rc) {
 			rc = -errno;
+			op = "close";
+		}
 		f->fd = -1;
 		if (rc)
-			return fail(err, errlen, rc, "shard '%s': fsync failed: %s",
-				    f->tmp, strerror(-rc));
+			return fail(err, errlen, rc, "shard '%s': %s failed: %s",
+				    f->tmp, op, strerror(-rc));
 		if (rename(f->tmp, f->final))
 			return fail(err, errlen, -errno, "shard '%s': rename failed: %s",
 				    f->tmp, strerror(errno));
@@ -587,6 +938,48 @@ static int shard_end(struct sc_set_writer *w, char *err, size_t errlen)
 	w->stored_total += w->shard_stored;
 	w->nshards++;
 	w->shard_open = 0;
+	/* durable now: a resume may take it over */
+	if (w->jf)
+		return sc_journal_append(w->jf, s, err, errlen);
+	return 0;
+}
+
+/*
+ * A frame of a kept shard, as the resumed ingest made it again: it must be
+ * the frame that shard's trailer lists, and the shard must end where an
+ * uninterrupted ingest would have ended it.
+ */
+static int replay_frame(struct sc_set_writer *w, uint32_t dsize, uint32_t checksum,
+			uint32_t records, char *err, size_t errlen)
+{
+	const struct sc_shard_index *ix = w->kept_ix[w->replay_shard];
+	uint32_t f = w->replay_frame;
+	int last = f + 1 == ix->frame_count;
+
+	w->replay_raw += dsize;
+	if (ix->dsize[f] != dsize || ix->checksum[f] != checksum || ix->records[f] != records ||
+	    (!last && (w->replay_raw >= w->shard_size || f + 1 >= SC_SHARD_FRAMES_MAX)))
+		return fail(err, errlen, SC_ECORRUPT, "resume: the inputs no longer give "
+			    "shard %" PRIu64 " of the interrupted ingest (frame %" PRIu32
+			    " differs): they changed since; nothing written, run without "
+			    "--resume to start over", w->replay_shard, f);
+	if (!last) {
+		w->replay_frame++;
+		return 0;
+	}
+	if (w->replay_raw < w->shard_size && ix->frame_count < SC_SHARD_FRAMES_MAX) {
+		/* closed by the end of the input: it must be the last one */
+		if (w->replay_shard + 1 < w->nkept)
+			return fail(err, errlen, SC_ECORRUPT, "resume: kept shard %" PRIu64
+				    " is shorter than --shard-size but not the last one",
+				    w->replay_shard);
+		w->replay_short = 1;
+	}
+	sc_shard_index_free(w->kept_ix[w->replay_shard]);
+	w->kept_ix[w->replay_shard] = NULL;
+	w->replay_shard++;
+	w->replay_frame = 0;
+	w->replay_raw = 0;
 	return 0;
 }
 
@@ -596,6 +989,18 @@ int sc_set_writer_add_frame(struct sc_set_writer *w, const void *frame,
 {
 	int rc;
 
+	if (w->replay_shard < w->nkept) {
+		if (frame)
+			return fail(err, errlen, SC_EUSAGE, "a frame of a kept shard "
+				    "must be replayed, not written");
+		return replay_frame(w, dsize, checksum, records, err, errlen);
+	}
+	if (!frame)
+		return fail(err, errlen, SC_EUSAGE, "no frame to write");
+	if (w->replay_short)
+		return fail(err, errlen, SC_ECORRUPT, "resume: the interrupted ingest "
+			    "ended its last shard at the end of its input, but the inputs "
+			    "go on: they changed since; run without --resume to start over");
 	if (!w->shard_open && (rc = shard_begin(w, err, errlen)))
 		return rc;
 	if (csize > UINT32_MAX)
@@ -612,6 +1017,23 @@ int sc_set_writer_add_frame(struct sc_set_writer *w, const void *frame,
 	    sc_shard_builder_frames(w->builder) >= SC_SHARD_FRAMES_MAX)
 		return shard_end(w, err, errlen);
 	return 0;
+}
+
+void sc_set_writer_kept(const struct sc_set_writer *w, uint64_t *shards,
+			uint64_t *frames, uint64_t *records)
+{
+	uint64_t n = 0;
+
+	for (uint64_t i = 0; i < w->nkept; i++)
+		n += w->shards[i].records;
+	*shards = w->nkept;
+	*frames = w->kept_frames;
+	*records = n;
+}
+
+int sc_set_writer_replaying(const struct sc_set_writer *w)
+{
+	return w->replay_shard < w->nkept;
 }
 
 uint64_t sc_set_writer_stored_bytes(const struct sc_set_writer *w)
@@ -644,11 +1066,16 @@ static int manifest_is(const char *path, const struct sc_buf *want)
 int sc_set_writer_commit(struct sc_set_writer *w, struct sc_manifest *m,
 			 char *err, size_t errlen)
 {
-	char path[SC_PATH_MAX], dir[SC_PATH_MAX];
+	char path[SC_PATH_MAX], dir[SC_PATH_MAX], why[2 * SC_PATH_MAX + 64];
 	struct sc_manifest_node *nodes = NULL;
 	struct sc_buf json;
 	int rc;
 
+	if (w->replay_shard < w->nkept)
+		return fail(err, errlen, SC_ECORRUPT, "resume: the inputs end before "
+			    "the %" PRIu64 " shards the interrupted ingest wrote: they "
+			    "changed since; nothing written, run without --resume to start "
+			    "over", w->nkept);
 	if (w->shard_open && (rc = shard_end(w, err, errlen)))
 		return rc;
 	/* make the directory entries leading to the shards durable:
@@ -668,8 +1095,8 @@ int sc_set_writer_commit(struct sc_set_writer *w, struct sc_manifest *m,
 		}
 	}
 	if ((rc = sc_path_dirname(w->root, dir, sizeof(dir))) || (rc = sc_fsync_dir(dir)))
-		return fail(err, errlen, rc, "set '%s': fsync of parent failed: %s", w->root,
-			    sc_strerror(rc));
+		return fail(err, errlen, rc, "set '%s': fsync of its parent directory '%s' "
+			    "failed: %s", w->root, dir, sc_strerror(rc));
 	nodes = calloc(w->nnodes, sizeof(*nodes));
 	if (!nodes)
 		return -ENOMEM;
@@ -721,15 +1148,20 @@ int sc_set_writer_commit(struct sc_set_writer *w, struct sc_manifest *m,
 		rc = fail(err, errlen, SC_ELIMIT, "set path too long");
 		goto out;
 	}
-	rc = sc_write_file_atomic(path, json.data, json.len);
+	rc = sc_write_file_atomic_why(path, json.data, json.len, why, sizeof(why));
 	if (rc) {
-		fail(err, errlen, rc, "manifest '%s': commit failed: %s", path,
-		     sc_strerror(rc));
 		/* The rename may have happened with only the directory fsync
 		 * failing: then the new manifest is what readers see, and its
 		 * shards must stay. */
-		if (manifest_is(path, &json))
+		if (manifest_is(path, &json)) {
 			w->generation = 0;
+			fail(err, errlen, rc, "manifest '%s': committed, but %s: %s; the "
+			     "new version may not survive a crash", path, why,
+			     sc_strerror(rc));
+		} else {
+			fail(err, errlen, rc, "manifest '%s': commit failed: %s: %s", path,
+			     why, sc_strerror(rc));
+		}
 		goto out;
 	}
 	/* committed: the previous generation is garbage now */
@@ -758,6 +1190,16 @@ void sc_set_writer_abort(struct sc_set_writer *w)
 		if (w->shard_open && w->rep[r].tmp[0])
 			unlink(w->rep[r].tmp);
 	}
+	/* the journal goes with the generation it describes; after a
+	 * commit (generation 0) it stays as the receipt */
+	if (w->jf) {
+		sc_journal_close(w->jf);
+		if (w->generation)
+			sc_journal_remove(w->root);
+	}
+	for (uint64_t i = 0; w->kept_ix && i < w->nkept; i++)
+		sc_shard_index_free(w->kept_ix[i]);
+	free(w->kept_ix);
 	for (uint32_t i = 0; w->node_gen_dir && i < w->nnodes; i++) {
 		if (w->node_gen_dir[i] && w->generation)
 			remove_flat_dir(w->node_gen_dir[i]);
@@ -780,6 +1222,13 @@ void sc_set_writer_abort(struct sc_set_writer *w)
 	if (w->lock_fd >= 0)
 		close(w->lock_fd);
 	free(w);
+}
+
+void sc_set_writer_suspend(struct sc_set_writer *w)
+{
+	if (w && w->jf)
+		w->generation = 0; /* keep the generation and its journal */
+	sc_set_writer_abort(w);
 }
 
 /* ---- reader ---- */
@@ -862,6 +1311,7 @@ static int open_replica(struct sc_set *s, uint64_t shard, uint32_t r,
 	const struct sc_manifest_shard *sh;
 	const struct sc_shard_index *ix;
 	char path[SC_PATH_MAX];
+	struct stat st;
 	int rc;
 
 	sc_shard_reader_close(s->rd);
@@ -870,6 +1320,9 @@ static int open_replica(struct sc_set *s, uint64_t shard, uint32_t r,
 		return fail(err, errlen, SC_ELIMIT, "shard %" PRIu64 " replica %" PRIu32
 			    ": no such replica, or path too long", shard, r);
 	sh = &s->m.shards[shard];
+	/* not a FIFO or device in a replica's place: opening one may block */
+	if (!stat(path, &st) && !S_ISREG(st.st_mode))
+		return fail(err, errlen, SC_EFORMAT, "shard '%s': not a regular file", path);
 	rc = sc_shard_reader_open(path, &s->rd, err, errlen);
 	if (rc)
 		return rc;
@@ -926,4 +1379,99 @@ next:
 	}
 	return fail(err, errlen, rc, "shard %" PRIu64 " ('%s') frame %u: no good replica: %s",
 		    shard, sh->name, frame, shown);
+}
+
+/* ---- maintenance: verify, repair, rebalance (store/maint.c) ---- */
+
+int sc_set_lock(const char *root, int *lock_fd, char *err, size_t errlen)
+{
+	char path[SC_PATH_MAX];
+	int fd;
+
+	*lock_fd = -1;
+	if (sc_path_join(path, sizeof(path), root, ".lock"))
+		return fail(err, errlen, SC_ELIMIT, "set path too long");
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return fail(err, errlen, -errno, "set '%s': cannot lock: %s", root,
+			    strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int rc = -errno;
+
+		close(fd);
+		if (rc == -EWOULDBLOCK)
+			return fail(err, errlen, rc, "set '%s': another shardctl (ingest, "
+				    "repair or rebalance) is writing it", root);
+		return fail(err, errlen, rc, "set '%s': cannot lock: %s", root,
+			    strerror(-rc));
+	}
+	remove_root_temporaries(root);
+	*lock_fd = fd;
+	return 0;
+}
+
+void sc_set_remove_generations(const char *setdir, uint64_t keep)
+{
+	remove_generations(setdir, keep);
+}
+
+int sc_set_node_resolve(const char *root, const char *given, int create,
+			char **stored, char *err, size_t errlen)
+{
+	char root_real[PATH_MAX], node_real[PATH_MAX], shown[256];
+	int rc;
+
+	*stored = NULL;
+	sc_manifest_printable(given, shown, sizeof(shown));
+	if (!realpath(root, root_real))
+		return fail(err, errlen, -errno, "set '%s': %s", root, strerror(errno));
+	if (create && (rc = sc_mkdir_p(given, 0755)))
+		return fail(err, errlen, rc, "node '%s': cannot create: %s", shown,
+			    sc_strerror(rc));
+	if (!realpath(given, node_real))
+		return fail(err, errlen, -errno, "node '%s': %s", shown, strerror(errno));
+	return node_store_path(root_real, given, node_real, stored, err, errlen);
+}
+
+int sc_set_commit_manifest(const char *root, struct sc_manifest *m, int *committed,
+			   char *err, size_t errlen)
+{
+	char path[SC_PATH_MAX], msg[512];
+	struct sc_manifest chk = { 0 };
+	struct sc_buf json;
+	int rc;
+
+	*committed = 0;
+	utc_now(m->created, sizeof(m->created));
+	sc_buf_init(&json, SC_MANIFEST_SIZE_MAX);
+	rc = sc_manifest_write_json(m, &json);
+	if (rc) {
+		fail(err, errlen, rc, "manifest: %s", sc_strerror(rc));
+		goto out;
+	}
+	/* as for an ingest: only commit what our own reader accepts */
+	rc = sc_manifest_parse(json.data, json.len, &chk, msg, sizeof(msg));
+	sc_manifest_release(&chk);
+	if (rc) {
+		fail(err, errlen, rc, "set '%s': the new manifest would not be readable "
+		     "(%s); nothing committed", root, msg);
+		goto out;
+	}
+	if (sc_path_join(path, sizeof(path), root, SC_MANIFEST_NAME)) {
+		rc = fail(err, errlen, SC_ELIMIT, "set path too long");
+		goto out;
+	}
+	rc = sc_write_file_atomic(path, json.data, json.len);
+	if (rc) {
+		fail(err, errlen, rc, "manifest '%s': commit failed: %s", path,
+		     sc_strerror(rc));
+		/* the rename may have happened, with only the directory fsync
+		 * failing: then readers see the new manifest */
+		*committed = manifest_is(path, &json);
+		goto out;
+	}
+	*committed = 1;
+out:
+	sc_buf_release(&json);
+	return rc;
 }

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "journal.h"
 #include "manifest.h"
 
 struct sc_set_writer_opts {
@@ -24,6 +25,12 @@ struct sc_set_writer_opts {
 	uint32_t nnodes;                /* 1..SC_NODES_MAX */
 	uint32_t replicas;              /* 1..nnodes */
 	uint64_t shard_size;            /* close a shard once its raw bytes reach this */
+	/* checkpoint journal for `ingest --resume` (docs/RESUME.md) */
+	const struct sc_journal_id *journal; /* digests of what the shards depend on
+					      * (nodes filled by the writer); NULL: no journal */
+	int resume;                     /* 1: continue the ingest the journal describes */
+	void (*note)(void *ctx, const char *msg); /* resume notices, or NULL */
+	void *note_ctx;                 /* passed to note */
 };
 
 struct sc_set_writer;
@@ -42,15 +49,48 @@ struct sc_set_writer;
  * written or any NODE/SET_ID is touched. For a root without a manifest
  * the set id is kept in ROOT/.set_id (docs/MANIFEST.md section 2).
  * 0 or negative with a message in err.
+ *
+ * Journal (o->journal set; docs/RESUME.md): without o->resume, any
+ * ROOT/.ingest-journal is removed before leftovers are (a writer opened
+ * without o->journal removes it too), and a new one is started once the
+ * generation directories exist; every shard is appended to it once it is
+ * durable, and it stays after the commit as the receipt of what was
+ * committed. With o->resume, the journal is read first:
+ *   - none, or one that can no longer be continued (another set id, the
+ *     set committed by someone else since): a fresh start, with a notice;
+ *   - an interrupted ingest with other digests: SC_EUSAGE, nothing touched
+ *     (a corrupt journal: SC_ECORRUPT/SC_EVERSION, nothing touched);
+ *   - an interrupted ingest with the same digests: its generation is
+ *     kept, every journaled replica is checked (size, SHA-256, trailer)
+ *     and the shards before the first bad one are taken over
+ *     (sc_set_writer_kept); the caller then replays their frames;
+ *   - the committed generation itself, made with the same digests:
+ *     returns 1 with *out NULL: nothing to write (the leftovers of its
+ *     interrupted clean-up are removed first).
  */
 int sc_set_writer_open(const struct sc_set_writer_opts *o,
 		       struct sc_set_writer **out, char *err, size_t errlen);
 
-/* Append one compressed frame (see codec/shard.h) to the current shard on
- * every replica, starting a new shard when needed. */
+/*
+ * Append one compressed frame (see codec/shard.h) to the current shard on
+ * every replica, starting a new shard when needed.
+ *
+ * While shards taken over from an interrupted ingest remain
+ * (sc_set_writer_replaying), the caller passes frame NULL and the frame's
+ * dsize, checksum and records as it would have written them: they are
+ * checked against the kept shard's trailer instead of being written, and
+ * a difference (the inputs changed) is SC_ECORRUPT, with nothing written.
+ */
 int sc_set_writer_add_frame(struct sc_set_writer *w, const void *frame,
 			    size_t csize, uint32_t dsize, uint32_t checksum,
 			    uint32_t records, char *err, size_t errlen);
+
+/* Shards taken over from an interrupted ingest by o->resume, and their
+ * frames and records (all 0 after a fresh start). */
+void sc_set_writer_kept(const struct sc_set_writer *w, uint64_t *shards,
+			uint64_t *frames, uint64_t *records);
+/* 1 while frames of kept shards remain to be replayed. */
+int sc_set_writer_replaying(const struct sc_set_writer *w);
 
 /*
  * Finish the last shard and commit. The caller fills m->config, m->stats
@@ -63,8 +103,18 @@ int sc_set_writer_add_frame(struct sc_set_writer *w, const void *frame,
 int sc_set_writer_commit(struct sc_set_writer *w, struct sc_manifest *m,
 			 char *err, size_t errlen);
 
-/* Remove what this writer created and free it. Accepts NULL. */
+/* Remove what this writer created (its journal included) and free it.
+ * Accepts NULL. */
 void sc_set_writer_abort(struct sc_set_writer *w);
+
+/*
+ * Free the writer after a failure but leave what a kill would leave: the
+ * complete shards of the generation being written and the journal naming
+ * them, so that a later resume continues from them (the open shard's
+ * temporaries are removed). Without a journal, the same as abort.
+ * Accepts NULL.
+ */
+void sc_set_writer_suspend(struct sc_set_writer *w);
 
 /* Bytes stored so far (one replica), for progress. */
 uint64_t sc_set_writer_stored_bytes(const struct sc_set_writer *w);
@@ -96,5 +146,43 @@ int sc_set_replica_path(const struct sc_set *s, uint64_t shard, uint32_t r,
  */
 int sc_set_read_frame(struct sc_set *s, uint64_t shard, uint32_t frame,
 		      struct sc_buf *out, char *err, size_t errlen);
+
+/* ---- maintenance (verify, repair, rebalance: store/maint.c) ---- */
+
+/*
+ * Take the set's writer lock (ROOT/.lock, the one ingest takes) without
+ * waiting, then remove temporaries a killed writer left in the root.
+ * *lock_fd is closed by the caller to unlock. 0 or negative with err.
+ */
+int sc_set_lock(const char *root, int *lock_fd, char *err, size_t errlen);
+
+/*
+ * Remove every generation directory under setdir (NODE/SET_ID) except
+ * `keep`, exactly as the writer's own clean-up does: only real
+ * directories named g and digits, no symbolic link followed.
+ */
+void sc_set_remove_generations(const char *setdir, uint64_t keep);
+
+/*
+ * The form a node path given on the command line takes in the manifest
+ * of the set at root (docs/MANIFEST.md section 2): resolved with
+ * realpath(3) (created first with `create`), relative to the root when it
+ * lies inside it and the name passes the name rule, else absolute.
+ * *stored is malloc'd. SC_EUSAGE for a path a manifest cannot hold,
+ * -errno when it cannot be resolved (err says which).
+ */
+int sc_set_node_resolve(const char *root, const char *given, int create,
+			char **stored, char *err, size_t errlen);
+
+/*
+ * Commit m as the set's manifest: set m->created to now, serialize it,
+ * check it with the reader's rules (one the reader would reject is not
+ * committed), then replace ROOT/manifest.json atomically (temporary,
+ * fsync, rename, fsync of the root). *committed is 1 when readers now see
+ * m, also when only the final directory fsync failed (the return value is
+ * then negative). The caller makes the shard files durable first.
+ */
+int sc_set_commit_manifest(const char *root, struct sc_manifest *m, int *committed,
+			   char *err, size_t errlen);
 
 #endif
