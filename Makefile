@@ -42,7 +42,7 @@ STATIC   := $(BUILD)/libshardctl.a
 SHARED   := $(BUILD)/libshardctl.so
 BIN      := $(BUILD)/shardctl
 
-.SECONDARY:
+.PRECIOUS: $(BUILD)/obj/%.o
 .PHONY: all tools test test-unit test-fuzz test-cli test-python asan ubsan clean install bench
 .PHONY: fuzz libfuzzer soak-faults
 all: $(BIN) $(STATIC) $(SHARED)

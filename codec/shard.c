@@ -743,7 +743,8 @@ int sc_shard_reader_open(const char *path, struct sc_shard_reader **out,
 		rc = fail(err, errlen, -ENOMEM, "shard '%s': out of memory", path);
 		goto out_close;
 	}
-	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO in a shard's place is refused below, not waited on */
+	r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (r->fd < 0) {
 		rc = fail(err, errlen, -errno, "shard '%s': cannot open: %s", path,
 			  strerror(errno));
@@ -798,7 +799,7 @@ int sc_shard_reader_frame(struct sc_shard_reader *r, uint32_t i,
 	if (rc)
 		return fail(err, errlen, rc, "shard '%s': frame %" PRIu32 ": %s", r->path, i,
 			    sc_strerror(rc));
-	rc = pread_full(r->fd, r->in.data, ix->csize[i], ix->frame_offset[i], "read",
+	rc = pread_full(r->fd, r->in.data, ix->csize[i], ix->frame_offset[i], "data",
 			msg, sizeof(msg));
 	if (rc)
 		return fail(err, errlen, rc, "shard '%s': frame %" PRIu32 ": %s", r->path, i, msg);

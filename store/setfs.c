@@ -298,7 +298,8 @@ static int load_index(struct sc_setfs *fs, uint64_t s, char *why, size_t whylen)
 			snprintf(msg, sizeof(msg), "path too long");
 			goto next;
 		}
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		/* O_NONBLOCK: a FIFO planted in a replica's place must not block */
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 		if (fd < 0) {
 			rc = -errno;
 			snprintf(msg, sizeof(msg), "cannot open: %s", strerror(errno));
@@ -307,6 +308,9 @@ static int load_index(struct sc_setfs *fs, uint64_t s, char *why, size_t whylen)
 		if (fstat(fd, &stt)) {
 			rc = -errno;
 			snprintf(msg, sizeof(msg), "cannot stat: %s", strerror(errno));
+		} else if (!S_ISREG(stt.st_mode)) {
+			rc = SC_ECORRUPT;
+			snprintf(msg, sizeof(msg), "not a regular file");
 		} else {
 			rc = sc_shard_index_load(fd, (uint64_t)stt.st_size, &ix, msg, sizeof(msg));
 		}
@@ -405,7 +409,7 @@ static int fd_get(struct sc_setfs *fs, uint64_t s, uint32_t r, int *fd, int *slo
 		rc = fail(why, whylen, SC_ELIMIT, "path too long");
 		goto out;
 	}
-	f = open(path, O_RDONLY | O_CLOEXEC);
+	f = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (f < 0) {
 		rc = fail(why, whylen, -errno, "cannot open: %s", strerror(errno));
 		goto out;

@@ -670,6 +670,44 @@ static void test_missing_replicas(void **state)
 	free_set(&t);
 }
 
+/*
+ * A FIFO planted in a replica's place, at open time and after: refused as
+ * not a regular file (never blocked on), the other replica serves. The
+ * alarm turns a hang into a failure.
+ */
+static void test_fifo_replica(void **state)
+{
+	char p0[PATH_MAX], s0[PATH_MAX];
+	struct tset t;
+	struct sc_setfs *fs;
+
+	(void)state;
+	log_reset();
+	make_set(&t, 2, 2);
+	replica_path(&t, 4, 0, p0);
+	cat_str(s0, p0, ".saved");
+	alarm(60);
+	assert_int_equal(rename(p0, s0), 0);
+	assert_int_equal(mkfifo(p0, 0600), 0);
+	fs = open_fs(&t, SC_SETFS_CACHE_DEFAULT, 0, SC_SETFS_IO_AUTO, 0);
+	read_stream(fs, &t, 4, 4096);
+	assert_true(log_has("not a regular file"));
+	sc_setfs_close(fs);
+	/* a FIFO that appears after open, on the read path */
+	assert_int_equal(unlink(p0), 0);
+	assert_int_equal(rename(s0, p0), 0);
+	log_reset();
+	fs = open_fs(&t, SC_SETFS_CACHE_DEFAULT, 0, SC_SETFS_IO_AUTO, 0);
+	assert_int_equal(rename(p0, s0), 0);
+	assert_int_equal(mkfifo(p0, 0600), 0);
+	read_stream(fs, &t, 4, 4096);
+	sc_setfs_close(fs);
+	alarm(0);
+	assert_int_equal(unlink(p0), 0);
+	assert_int_equal(rename(s0, p0), 0);
+	free_set(&t);
+}
+
 /* Zero-copy reads: one frame pinned, valid while pinned even under eviction. */
 static void test_pin(void **state)
 {
@@ -823,6 +861,7 @@ int main(void)
 		cmocka_unit_test(test_readahead),
 		cmocka_unit_test(test_cache_bound),
 		cmocka_unit_test(test_corrupt_replica),
+		cmocka_unit_test(test_fifo_replica),
 		cmocka_unit_test(test_all_replicas_bad),
 		cmocka_unit_test(test_missing_replicas),
 		cmocka_unit_test(test_pin),
