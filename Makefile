@@ -169,6 +169,15 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_TARGETS ?= $(FUZZ_SRC:tests/fuzz/%.c=%)
+# the long power-cut tier: an ingest's power cut at every counted call in
+# turn (tests/cli/t_powercut.sh with SC_POWERCUT_FULL=1, about 8 minutes)
+.PHONY: soak-powercut
+soak-powercut: $(BIN) $(SHARED) $(FAULT_SO)
+	$(Q)rm -f $(BUILD)/powercut.txt
+	$(Q)SHARDCTL=$(abspath $(BIN)) SC_POWERCUT_FULL=1 \
+		SC_POWERCUT_SUMMARY=$(abspath $(BUILD))/powercut.txt sh tests/cli/run.sh t_powercut
+	$(Q)cat $(BUILD)/powercut.txt
+
 FUZZ_SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LIBFUZZER_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/libfuzzer/%)
 libfuzzer: $(LIBFUZZER_BIN)
