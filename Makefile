@@ -135,6 +135,14 @@ $(BUILD)/ceph/%: $(BUILD)/obj/tests/ceph/%.o $(STATIC)
 test-ceph: $(CEPH_BIN) $(BIN) $(SHARED)
 	$(Q)SHARDCTL=$(abspath $(BIN)) CEPH_BIN_DIR=$(abspath $(BUILD)/ceph) sh tests/ceph/run.sh
 
+# partitioned ingest through a real Slurm cluster (not part of `make test`):
+# tests/slurm/run.sh starts slurmctld and several slurmd nodes on 127.0.0.1
+# with tools/slurm-up.sh (installing Slurm's and munge's Debian packages if
+# missing), runs tests/slurm/t_*.sh, stops it; fails if it cannot start
+.PHONY: test-slurm
+test-slurm: $(BIN)
+	$(Q)SHARDCTL=$(abspath $(BIN)) sh tests/slurm/run.sh
+
 SAN_FLAGS_asan  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 SAN_FLAGS_ubsan := -fsanitize=undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan ubsan:
@@ -161,14 +169,6 @@ install: all
 soak-faults: $(BIN) $(SHARED) $(FAULT_SO)
 	$(Q)SHARDCTL=$(abspath $(BIN)) SC_FAULTS_FULL=1 sh tests/cli/run.sh t_faults t_enospc
 
-# `make fuzz`: coverage-guided fuzzing with clang's libFuzzer. Every
-# tests/fuzz/fuzz_*.c (or FUZZ_TARGETS) is built with ASan and UBSan into
-# FUZZ_BUILD and run for FUZZ_SECONDS from tests/fuzz/corpus/<target>/;
-# tests/run-libfuzzer.sh prints executions per target (tests/fuzz/README.md)
-FUZZ_CC      ?= clang
-FUZZ_SECONDS ?= 60
-FUZZ_BUILD   ?= build-fuzz
-FUZZ_TARGETS ?= $(FUZZ_SRC:tests/fuzz/%.c=%)
 # the long power-cut tier: an ingest's power cut at every counted call in
 # turn (tests/cli/t_powercut.sh with SC_POWERCUT_FULL=1, about 8 minutes)
 .PHONY: soak-powercut
@@ -178,6 +178,14 @@ soak-powercut: $(BIN) $(SHARED) $(FAULT_SO)
 		SC_POWERCUT_SUMMARY=$(abspath $(BUILD))/powercut.txt sh tests/cli/run.sh t_powercut
 	$(Q)cat $(BUILD)/powercut.txt
 
+# `make fuzz`: coverage-guided fuzzing with clang's libFuzzer. Every
+# tests/fuzz/fuzz_*.c (or FUZZ_TARGETS) is built with ASan and UBSan into
+# FUZZ_BUILD and run for FUZZ_SECONDS from tests/fuzz/corpus/<target>/;
+# tests/run-libfuzzer.sh prints executions per target (tests/fuzz/README.md)
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_TARGETS ?= $(FUZZ_SRC:tests/fuzz/%.c=%)
 FUZZ_SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LIBFUZZER_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/libfuzzer/%)
 libfuzzer: $(LIBFUZZER_BIN)

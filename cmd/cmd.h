@@ -28,6 +28,35 @@ int cmd_umount(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_repair(int argc, char **argv);
 int cmd_rebalance(int argc, char **argv);
+int cmd_ingest_task(int argc, char **argv);
+
+/* ---- partitioned ingest (ingest.c, launch.c; docs/TASKS.md) ---- */
+
+struct sc_ingest_opts;
+struct sc_stats;
+
+/* What `shardctl ingest` prints after a commit. */
+void cmd_ingest_summary(const struct sc_stats *st, const char *out, int near);
+
+struct cmd_tasks_opts {
+	uint32_t tasks;            /* --tasks N */
+	int slurm;                 /* --launcher slurm (else local) */
+	int none;                  /* --launcher none: make the plan, run nothing */
+	const char *sbatch_args;   /* --sbatch-args, or NULL */
+	const char *plan_dir;      /* --plan-dir, or NULL: SET/.plan */
+	unsigned threads;          /* --threads if given, else 0 */
+	int resume;                /* --resume */
+	int quiet;                 /* --quiet */
+	int tty;                   /* stderr is a terminal: a progress line */
+};
+
+/*
+ * Run ingest o as a partitioned ingest (make or resume the plan, launch
+ * its tasks, wait) and fill st with the committed stats. Says what went
+ * wrong itself; returns the exit status (EXIT_OK, EXIT_PARTIAL, ...).
+ */
+int cmd_ingest_tasks(const struct sc_ingest_opts *o, const struct cmd_tasks_opts *t,
+		     struct sc_stats *st);
 
 /* ---- reader options shared by cat and bench-read (readopts.c) ---- */
 
@@ -66,6 +95,19 @@ void cmd_fmt_bytes(uint64_t n, char *buf, size_t len);
  * as a path from the command line may hold, become U+FFFD).
  */
 void cmd_json_str(const char *s);
+/* ---- S3 nodes (cmd/s3opts.c, docs/S3.md section 8) ---- */
+/* --s3-endpoint URL: checked, then AWS_ENDPOINT_URL_S3 for the library. 0 or -1 (said). */
+int cmd_s3_endpoint(const char *url);
+/* --cache-dir DIR / --cache-size SIZE: SHARDCTL_CACHE_DIR / _SIZE. 0 or -1 (said). */
+int cmd_s3_cache_dir(const char *dir);
+int cmd_s3_cache_size(const char *size);
+/*
+ * 1 (after saying "CMD: not supported yet for S3 nodes") when the set at
+ * root is an S3 location or its manifest names an S3 node; else 0 (a
+ * manifest that cannot be loaded is left to the command to report).
+ */
+int cmd_s3_refuse(const char *root, const char *cmd);
+
 /* Print "shardctl: <msg>" to stderr. */
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -13,6 +13,8 @@
 #include "ingest.h"
 #include "normalize.h"
 #include "placement.h"
+#include "plan.h"
+#include "s3.h"
 #include "sc_base.h"
 
 static const char ingest_usage[] =
@@ -23,7 +25,9 @@ static const char ingest_usage[] =
 "duplicates, and pack the rest into zstd shards on the storage nodes.\n"
 "\n"
 "  --out SET              set root directory (holds manifest.json)\n"
-"  --node PATH[:WEIGHT]   storage node; repeat for more (default: SET/data)\n"
+"  --node PATH[:WEIGHT]   storage node; repeat for more (default: SET/data);\n"
+"                         s3://BUCKET/PREFIX[:WEIGHT] is an S3 location\n"
+"  --s3-endpoint URL      S3 endpoint (default AWS_ENDPOINT_URL[_S3], else AWS)\n"
 "  --replicas N           copies of each shard, on distinct nodes (default 1)\n"
 "  --format jsonl|text    input format (default jsonl)\n"
 "  --text-field NAME      JSONL member holding the text (default text)\n"
@@ -48,6 +52,16 @@ static const char ingest_usage[] =
 "  --resume               continue an interrupted ingest into SET (same options,\n"
 "                         inputs and nodes); nothing to do if SET already holds\n"
 "                         its result, a fresh ingest if there is none\n"
+"  --tasks N              partitioned ingest: N tasks per phase, global dedup\n"
+"                         (docs/TASKS.md); inputs must be files\n"
+"  --launcher local|slurm|none  run the tasks as a local process pool\n"
+"                         (default) or as Slurm job arrays (sbatch) and wait\n"
+"                         for them; none: make the plan, print the tasks to\n"
+"                         run with 'shardctl ingest-task', and exit\n"
+"  --sbatch-args ARGS     with --launcher slurm: more sbatch options, e.g.\n"
+"                         \"--partition=cpu --time=4:00:00\"\n"
+"  --plan-dir DIR         with --tasks: the task graph and intermediate files\n"
+"                         (default SET/.plan; a directory every task sees)\n"
 "  --rejects FILE         write every rejected record's file, line, reason\n"
 "  --show-rejects N       print at most N rejects on stderr (default 10)\n"
 "  --quiet                no progress line and no summary\n"
@@ -56,7 +70,8 @@ static const char ingest_usage[] =
 "SIZE takes K, M or G suffixes (binary). Exit status: 0 committed, 1 failed\n"
 "(the previous set is untouched), 2 usage error (also: --resume of an ingest\n"
 "with other options, inputs or nodes, or of stdin), 3 committed but some\n"
-"inputs could not be read completely.\n";
+"inputs could not be read completely. With --tasks, 1 also when a task\n"
+"failed (named with its log; the same command with --resume goes on).\n";
 
 struct ui {
 	int tty;        /* stderr is a terminal: show the progress line */
@@ -103,6 +118,7 @@ enum {
 	OPT_FRAME_SIZE, OPT_SHARD_SIZE, OPT_LEVEL, OPT_THREADS, OPT_STRICT,
 	OPT_REJECTS, OPT_SHOW_REJECTS, OPT_QUIET, OPT_NEAR_THRESHOLD, OPT_NEAR_MARGIN, OPT_NGRAM,
 	OPT_BANDS, OPT_ROWS, OPT_NEAR_REPORT, OPT_EXPLAIN_NEAR, OPT_RESUME,
+	OPT_S3_ENDPOINT, OPT_TASKS, OPT_LAUNCHER, OPT_SBATCH_ARGS, OPT_PLAN_DIR,
 };
 
 static const struct option ingest_options[] = {
@@ -131,11 +147,16 @@ static const struct option ingest_options[] = {
 	{ "near-report", required_argument, NULL, OPT_NEAR_REPORT },
 	{ "explain-near", no_argument, NULL, OPT_EXPLAIN_NEAR },
 	{ "resume", no_argument, NULL, OPT_RESUME },
+	{ "tasks", required_argument, NULL, OPT_TASKS },
+	{ "launcher", required_argument, NULL, OPT_LAUNCHER },
+	{ "sbatch-args", required_argument, NULL, OPT_SBATCH_ARGS },
+	{ "plan-dir", required_argument, NULL, OPT_PLAN_DIR },
+	{ "s3-endpoint", required_argument, NULL, OPT_S3_ENDPOINT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
-static void print_summary(const struct sc_stats *st, const char *out, int near)
+void cmd_ingest_summary(const struct sc_stats *st, const char *out, int near)
 {
 	char in[32], kept[32], stored[32];
 	double ratio = st->bytes_stored ? (double)st->bytes_kept / (double)st->bytes_stored : 0;
@@ -171,8 +192,9 @@ int cmd_ingest(int argc, char **argv)
 		.near_threshold = SC_NEAR_THRESHOLD_DEFAULT,
 		.near_margin = SC_NEAR_MARGIN_DEFAULT,
 	};
-	int explain = 0;
+	int explain = 0, launcher_given = 0;
 	struct ui ui = { .tty = isatty(2) };
+	struct cmd_tasks_opts to = { 0 };
 	char *node_paths[SC_NODES_MAX];
 	uint32_t node_weights[SC_NODES_MAX];
 	uint32_t nnodes = 0;
@@ -268,9 +290,33 @@ int cmd_ingest(int argc, char **argv)
 				goto out;
 			}
 			o.threads = (unsigned)v;
+			to.threads = (unsigned)v;
 			break;
+		case OPT_TASKS:
+			if (cmd_parse_uint(optarg, 1, SC_TASKS_MAX, &v)) {
+				cmd_error("--tasks must be 1..%d", SC_TASKS_MAX);
+				goto out;
+			}
+			to.tasks = (uint32_t)v;
+			break;
+		case OPT_LAUNCHER:
+			if (strcmp(optarg, "local") && strcmp(optarg, "slurm") &&
+			    strcmp(optarg, "none")) {
+				cmd_error("--launcher must be local, slurm or none");
+				goto out;
+			}
+			to.slurm = !strcmp(optarg, "slurm");
+			to.none = !strcmp(optarg, "none");
+			launcher_given = 1;
+			break;
+		case OPT_SBATCH_ARGS: to.sbatch_args = optarg; break;
+		case OPT_PLAN_DIR: to.plan_dir = optarg; break;
 		case OPT_STRICT: o.strict = 1; break;
 		case OPT_RESUME: o.resume = 1; break;
+		case OPT_S3_ENDPOINT:
+			if (cmd_s3_endpoint(optarg))
+				goto out;
+			break;
 		case OPT_REJECTS: o.rejects_path = optarg; break;
 		case OPT_SHOW_REJECTS:
 			if (cmd_parse_uint(optarg, 0, UINT32_MAX, &v)) {
@@ -345,6 +391,11 @@ int cmd_ingest(int argc, char **argv)
 		fputs(ingest_usage, stderr);
 		goto out;
 	}
+	if (sc_s3_is_location(o.out)) {
+		cmd_error("ingest: --out '%s': a set root on S3 is not supported yet "
+			  "(its nodes may be: --node s3://BUCKET/PREFIX)", o.out);
+		goto out;
+	}
 	if (optind >= argc) {
 		cmd_error("ingest: no inputs given (use '-' for stdin)");
 		goto out;
@@ -364,6 +415,14 @@ int cmd_ingest(int argc, char **argv)
 			  o.replicas, o.replicas, nnodes);
 		goto out;
 	}
+	if (!to.tasks && (launcher_given || to.sbatch_args || to.plan_dir)) {
+		cmd_error("--launcher, --sbatch-args and --plan-dir need --tasks N");
+		goto out;
+	}
+	if (to.sbatch_args && !to.slurm) {
+		cmd_error("--sbatch-args needs --launcher slurm");
+		goto out;
+	}
 	o.inputs = argv + optind;
 	o.ninputs = (size_t)(argc - optind);
 	o.node_paths = node_paths;
@@ -372,6 +431,15 @@ int cmd_ingest(int argc, char **argv)
 	o.progress = on_progress;
 	o.message = on_message;
 	o.cb_ctx = &ui;
+	if (to.tasks) {
+		to.resume = o.resume;
+		to.quiet = ui.quiet;
+		to.tty = ui.tty;
+		status = cmd_ingest_tasks(&o, &to, &st);
+		if ((status == EXIT_OK || status == EXIT_PARTIAL) && !ui.quiet && !to.none)
+			cmd_ingest_summary(&st, o.out, o.dedup == SC_DEDUP_NEAR);
+		goto out;
+	}
 	rc = sc_ingest_run(&o, &st, err, sizeof(err));
 	if (ui.line_shown)
 		fputs("\r\033[K", stderr);
@@ -381,7 +449,7 @@ int cmd_ingest(int argc, char **argv)
 		goto out;
 	}
 	if (!ui.quiet)
-		print_summary(&st, o.out, o.dedup == SC_DEDUP_NEAR);
+		cmd_ingest_summary(&st, o.out, o.dedup == SC_DEDUP_NEAR);
 	status = st.input_errors ? EXIT_PARTIAL : EXIT_OK;
 out:
 	for (uint32_t i = 0; i < nnodes; i++)

@@ -24,13 +24,14 @@ static const struct subcommand commands[] = {
 	{ "verify", cmd_verify, "check every replica against the manifest (size, SHA-256, frames)" },
 	{ "repair", cmd_repair, "rebuild missing or corrupt replicas from good ones" },
 	{ "rebalance", cmd_rebalance, "move replicas to a new node layout, moving little data" },
+	{ "ingest-task", cmd_ingest_task, "run one task of a partitioned ingest (ingest --tasks)" },
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: shardctl <command> [options]\n\ncommands:\n");
 	for (size_t i = 0; i < SC_ARRAY_LEN(commands); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n'shardctl <command> --help' describes a command; "
 		   "'shardctl --version' prints the version.\n");
 }

@@ -395,6 +395,8 @@ int cmd_mount(int argc, char **argv)
 		fputs(mount_usage, stderr);
 		return EXIT_USAGE;
 	}
+	if (cmd_s3_refuse(argv[optind], "mount"))
+		return EXIT_USAGE;
 	/* the child runs in "/": every path it keeps must be absolute */
 	set = realpath(argv[optind], setbuf) ? setbuf : argv[optind];
 	if (check_fuse_device() || check_mountpoint(argv[optind + 1], mp))

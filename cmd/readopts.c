@@ -31,7 +31,11 @@ const char cmd_read_opts_help[] =
 "  --io auto|uring|pread  read backend (auto: io_uring if it works here)\n"
 "  --direct               O_DIRECT reads (cold data, bypasses the page cache)\n"
 "  --no-fixed-buffers     do not register read buffers with io_uring\n"
-"  --resume FILE          continue from a state saved with --save-state\n";
+"  --resume FILE          continue from a state saved with --save-state\n"
+"S3 nodes (docs/S3.md):\n"
+"  --cache-dir DIR        where fetched shards are kept (default ~/.cache/shardctl/s3)\n"
+"  --cache-size SIZE      bound of the cache directory, LRU eviction (10G)\n"
+"  --s3-endpoint URL      S3 endpoint (default AWS_ENDPOINT_URL[_S3], else AWS)\n";
 
 const struct option cmd_read_long_opts[] = {
 	{ "shuffle", no_argument, NULL, 1000 },
@@ -51,6 +55,9 @@ const struct option cmd_read_long_opts[] = {
 	{ "direct", no_argument, NULL, 1014 },
 	{ "no-fixed-buffers", no_argument, NULL, 1015 },
 	{ "resume", required_argument, NULL, 1016 },
+	{ "cache-dir", required_argument, NULL, 1017 },
+	{ "cache-size", required_argument, NULL, 1018 },
+	{ "s3-endpoint", required_argument, NULL, 1019 },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -113,6 +120,9 @@ int cmd_read_opt(int c, const char *arg, struct cmd_read_opts *ro)
 	case 1014: o->direct = 1; return 1;
 	case 1015: o->register_buffers = 0; return 1;
 	case 1016: ro->resume_path = arg; return 1;
+	case 1017: return cmd_s3_cache_dir(arg) ? -1 : 1;
+	case 1018: return cmd_s3_cache_size(arg) ? -1 : 1;
+	case 1019: return cmd_s3_endpoint(arg) ? -1 : 1;
 	default: return 0;
 	}
 }

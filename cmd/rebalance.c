@@ -13,6 +13,7 @@
 
 #include "cmd.h"
 #include "rebalance.h"
+#include "s3.h"
 
 static const char rebalance_usage[] =
 "usage: shardctl rebalance SET [--node PATH[:WEIGHT]]... [--remove-node PATH]...\n"
@@ -136,6 +137,15 @@ int cmd_rebalance(int argc, char **argv)
 		goto out;
 	}
 	ro.root = argv[optind];
+	for (uint32_t i = 0; i < nadd && status != EXIT_USAGE; i++)
+		if (sc_s3_is_location(add[i])) {
+			cmd_error("rebalance: --node '%s': not supported yet for S3 nodes", add[i]);
+			status = EXIT_USAGE;
+		}
+	if (status == EXIT_USAGE || cmd_s3_refuse(ro.root, "rebalance")) {
+		status = EXIT_USAGE;
+		goto out;
+	}
 	ro.add = add;
 	ro.nadd = nadd;
 	ro.remove = rm;

@@ -107,6 +107,8 @@ int cmd_repair(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	ro.root = argv[optind];
+	if (cmd_s3_refuse(ro.root, "repair"))
+		return EXIT_USAGE;
 	rc = sc_repair_run(&ro, &res, err, sizeof(err));
 	fflush(stdout);
 	if (rc) {

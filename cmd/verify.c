@@ -15,7 +15,7 @@
 #include "verify.h"
 
 static const char verify_usage[] =
-"usage: shardctl verify SET [--deep] [--json] [--quiet]\n"
+"usage: shardctl verify SET [--deep] [--json] [--quiet] [--s3-endpoint URL]\n"
 "\n"
 "Check every replica of every shard: present below its node (no symbolic\n"
 "link followed), a regular file of the size the manifest records, with\n"
@@ -125,6 +125,7 @@ int cmd_verify(int argc, char **argv)
 		{ "deep", no_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "s3-endpoint", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -141,6 +142,10 @@ int cmd_verify(int argc, char **argv)
 		case 'd': vo.deep = 1; break;
 		case 'j': o.json = 1; break;
 		case 'q': o.quiet = 1; break;
+		case 'e':
+			if (cmd_s3_endpoint(optarg))
+				return EXIT_USAGE;
+			break;
 		case 'h':
 			fputs(verify_usage, stdout);
 			return EXIT_OK;

@@ -43,6 +43,7 @@
 #define RI_ENTRY_SIZE     4u   /* records in one frame */
 #define RI_HASH_SIZE      8u   /* XXH64 of the payload before it */
 #define RI_FIXED_SIZE     (SKIP_HEADER_SIZE + RI_HEAD_SIZE + RI_HASH_SIZE)
+_Static_assert(SC_SHARD_FOOTER_SIZE == ST_FOOTER_SIZE, "public footer size");
 
 /* Largest raw frame: a full frame, or one oversized record on its own. */
 #define FRAME_RAW_MAX ((uint64_t)SC_FRAME_SIZE_MAX + SC_RECORD_SIZE_MAX)
@@ -696,6 +697,62 @@ out_free:
 	return rc;
 }
 
+int sc_shard_trailer_size(const void *footer, uint64_t file_size, uint64_t *bytes,
+			  char *err, size_t errlen)
+{
+	struct trailer_geom g;
+	int rc;
+
+	*bytes = 0;
+	if (file_size < ST_FOOTER_SIZE)
+		return fail(err, errlen, SC_ECORRUPT, "seek table: file too short for a footer"
+			    " (%" PRIu64 " bytes)", file_size);
+	rc = parse_footer(footer, file_size, &g, err, errlen);
+	if (rc)
+		return rc;
+	if (g.st_size + g.ri_size > file_size)
+		return fail(err, errlen, SC_ECORRUPT, "seek table: a trailer of %" PRIu64
+			    " bytes for %" PRIu32 " frames but file has %" PRIu64,
+			    g.st_size + g.ri_size, g.frames, file_size);
+	*bytes = g.st_size + g.ri_size;
+	return 0;
+}
+
+int sc_shard_index_parse_tail(const void *tail, size_t len, uint64_t file_size,
+			      struct sc_shard_index **out, char *err, size_t errlen)
+{
+	const unsigned char *t = tail;
+	struct sc_shard_index *ix = NULL;
+	struct trailer_geom g;
+	uint64_t need;
+	int rc;
+
+	*out = NULL;
+	if (len < ST_FOOTER_SIZE || len > file_size)
+		return fail(err, errlen, SC_ECORRUPT, "seek table: %zu bytes of the end of a "
+			    "%" PRIu64 "-byte file hold no footer", len, file_size);
+	rc = sc_shard_trailer_size(t + len - ST_FOOTER_SIZE, file_size, &need, err, errlen);
+	if (rc)
+		return rc;
+	if (need > len)
+		return fail(err, errlen, SC_EUSAGE, "seek table: the trailer takes %" PRIu64
+			    " bytes, %zu given", need, len);
+	parse_footer(t + len - ST_FOOTER_SIZE, file_size, &g, NULL, 0);
+	rc = index_alloc(g.frames, &ix);
+	if (rc)
+		return fail(err, errlen, rc, "out of memory for %" PRIu32 " frames", g.frames);
+	rc = parse_seek_table(t + len - g.st_size, file_size, &g, ix, err, errlen);
+	/* sizes add up: the record index starts at data_bytes, inside the tail */
+	if (!rc)
+		rc = parse_recidx(t + (ix->data_bytes - (file_size - len)), &g, ix, err, errlen);
+	if (rc) {
+		sc_shard_index_free(ix);
+		return rc;
+	}
+	*out = ix;
+	return 0;
+}
+
 uint32_t sc_shard_index_frame_of(const struct sc_shard_index *ix, uint64_t ordinal)
 {
 	uint32_t lo = 0, hi = ix->frame_count;
@@ -767,6 +824,44 @@ int sc_shard_reader_open(const char *path, struct sc_shard_reader **out,
 	rc = sc_frame_decoder_new(&r->dec);
 	if (rc) {
 		fail(err, errlen, rc, "shard '%s': cannot create a decoder: %s", path,
+		     sc_strerror(rc));
+		goto out_close;
+	}
+	*out = r;
+	return 0;
+out_close:
+	sc_shard_reader_close(r);
+	return rc;
+}
+
+int sc_shard_reader_open_fd(int fd, uint64_t size, const char *name,
+			    struct sc_shard_reader **out, char *err, size_t errlen)
+{
+	struct sc_shard_reader *r;
+	char msg[512];
+	int rc;
+
+	*out = NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		close(fd);
+		return fail(err, errlen, -ENOMEM, "shard '%s': out of memory", name);
+	}
+	r->fd = fd;
+	sc_buf_init(&r->in, ZSTD_compressBound(FRAME_RAW_MAX));
+	r->path = strdup(name);
+	if (!r->path) {
+		rc = fail(err, errlen, -ENOMEM, "shard '%s': out of memory", name);
+		goto out_close;
+	}
+	rc = sc_shard_index_load(r->fd, size, &r->ix, msg, sizeof(msg));
+	if (rc) {
+		fail(err, errlen, rc, "shard '%s': %s", name, msg);
+		goto out_close;
+	}
+	rc = sc_frame_decoder_new(&r->dec);
+	if (rc) {
+		fail(err, errlen, rc, "shard '%s': cannot create a decoder: %s", name,
 		     sc_strerror(rc));
 		goto out_close;
 	}

@@ -109,6 +109,22 @@ int sc_shard_index_load(int fd, uint64_t file_size, struct sc_shard_index **out,
 			char *err, size_t errlen);
 
 void sc_shard_index_free(struct sc_shard_index *ix); /* accepts NULL */
+/*
+ * For reading only the end of a remote shard (docs/S3.md section 8): the
+ * footer is its last SC_SHARD_FOOTER_SIZE bytes; sc_shard_trailer_size()
+ * tells from it how many bytes at the end the trailer takes (record index,
+ * seek table, footer), and sc_shard_index_parse_tail() parses and
+ * validates tail[0..len), the last len (>= that many) bytes of a shard of
+ * file_size bytes, with the same checks as sc_shard_index_load().
+ * 0, SC_ECORRUPT or SC_EVERSION with a message in err (parse_tail:
+ * SC_EUSAGE when len is short of the trailer; *out is the caller's to free).
+ */
+#define SC_SHARD_FOOTER_SIZE 9
+int sc_shard_trailer_size(const void *footer, uint64_t file_size, uint64_t *bytes,
+			  char *err, size_t errlen);
+int sc_shard_index_parse_tail(const void *tail, size_t len, uint64_t file_size,
+			      struct sc_shard_index **out, char *err, size_t errlen);
+
 
 /* Frame holding record `ordinal` (< record_count), by binary search. */
 uint32_t sc_shard_index_frame_of(const struct sc_shard_index *ix,
@@ -124,6 +140,13 @@ struct sc_shard_reader;
  */
 int sc_shard_reader_open(const char *path, struct sc_shard_reader **out,
 			 char *err, size_t errlen);
+/*
+ * Same over an open descriptor whose bytes [0, size) are the shard (e.g. a
+ * cache entry with more after them); name is for messages. Takes fd: it is
+ * closed by sc_shard_reader_close, or here on failure.
+ */
+int sc_shard_reader_open_fd(int fd, uint64_t size, const char *name,
+			    struct sc_shard_reader **out, char *err, size_t errlen);
 const struct sc_shard_index *sc_shard_reader_index(const struct sc_shard_reader *r);
 /*
  * Read and verify frame i into *out (reset first). On failure returns

@@ -73,6 +73,15 @@ static inline const char *sc_strerror(int err)
 #define SC_ZSTD_LEVEL_DEFAULT    3
 #define SC_VERSION               "0.1.0"
 
+/* partitioned ingest (store/plan.h, store/tasks.h, docs/TASKS.md) */
+#define SC_TASKS_MAX             4096           /* --tasks: slices, and partitions */
+#define SC_TASK_SORT_BYTES       (256u << 20)   /* key entries sorted in memory per run */
+#define SC_TASK_RUNS_MAX         4096           /* sorted runs of one kind per slice */
+#define SC_TASK_SPOOL_BLOCK      (1u << 20)     /* spool and signature block payload */
+#define SC_TASK_RUN_BLOCK        (64u << 10)    /* run and drop-list block payload */
+#define SC_PLAN_SIZE_MAX         (1ull << 30)   /* bytes of a plan file */
+#define SC_TASK_SUMMARY_MAX      (64ull << 20)  /* bytes of a done marker */
+
 /* a set seen as files (store/setfs.h, `shardctl mount`; docs/MOUNT.md) */
 #define SC_SETFS_CACHE_DEFAULT   (256ull << 20) /* --cache-size: decoded frames kept */
 #define SC_SETFS_CACHE_MIN       (64ull << 10)

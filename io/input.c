@@ -50,8 +50,12 @@ enum {
 
 struct in_file {
 	uint64_t name_off; /* offset of the NUL-terminated path in names */
+	uint64_t path_off; /* offset of the path to open (= name_off unless a segment) */
 	uint64_t size;     /* on-disk bytes when listed (0 unless a regular file) */
 	int is_stdin;      /* read fd 0 instead of opening the name */
+	int ranged;        /* a byte range of a plain file (sc_input_open_segments) */
+	uint64_t off;      /* ranged: first byte */
+	uint64_t len;      /* ranged: bytes from off */
 };
 
 struct sc_input {
@@ -69,6 +73,7 @@ struct sc_input {
 	int fd;                     /* fd of cur while active */
 	enum codec codec;           /* how cur is decoded */
 	uint64_t line;              /* complete lines of cur so far */
+	uint64_t left;              /* ranged cur: bytes still to read */
 
 	unsigned char *raw;         /* read(2) buffer, SC_INPUT_READ_BYTES */
 	size_t raw_pos;             /* first unconsumed byte of raw */
@@ -87,6 +92,8 @@ struct sc_input {
 
 	char msg[256];              /* text of the last per-file problem */
 };
+
+static int is_zstd_magic(const unsigned char *p, size_t n);
 
 /* The record being built inside one sc_input_next call. */
 struct rec_state {
@@ -136,7 +143,9 @@ static int add_file(struct sc_input *in, const char *path, uint64_t size,
 		in->files_cap = ncap;
 	}
 	f = &in->files[in->nfiles];
+	memset(f, 0, sizeof(*f));
 	f->name_off = in->names.len;
+	f->path_off = f->name_off;
 	f->size = size;
 	f->is_stdin = is_stdin;
 	rc = sc_buf_append(&in->names, path, strlen(path) + 1);
@@ -332,6 +341,69 @@ int sc_input_open(const char *const *paths, size_t npaths,
 	return 0;
 }
 
+int sc_input_open_segments(const struct sc_input_segment *segs, size_t nsegs,
+			   const struct sc_input_opts *opts, struct sc_input **out,
+			   char *err, size_t errlen)
+{
+	struct sc_input *in;
+	int rc = 0;
+
+	*out = NULL;
+	if (err && errlen)
+		err[0] = '\0';
+	if (!opts || (nsegs && !segs))
+		return -EINVAL;
+	if ((opts->mode != SC_INPUT_LINES && opts->mode != SC_INPUT_FILE) ||
+	    opts->batch_bytes == 0 || opts->max_record > SC_RECORD_SIZE_MAX) {
+		fail(err, errlen, "input: invalid options");
+		return SC_EUSAGE;
+	}
+	in = calloc(1, sizeof(*in));
+	if (!in)
+		return -ENOMEM;
+	in->opts = *opts;
+	in->fd = -1;
+	sc_buf_init(&in->names, (size_t)1 << 32);
+	for (size_t i = 0; i < nsegs && !rc; i++) {
+		const struct sc_input_segment *g = &segs[i];
+		const char *name = g->name ? g->name : g->path;
+		int ranged = g->length != UINT64_MAX;
+		uint64_t path_off;
+		struct in_file *f;
+
+		if (ranged && opts->mode != SC_INPUT_LINES) {
+			fail(err, errlen, "input '%s': byte ranges need one record per line", name);
+			rc = SC_EUSAGE;
+			break;
+		}
+		rc = add_file(in, name, ranged ? g->length : g->size, 0, err, errlen);
+		if (rc)
+			break;
+		path_off = in->names.len;
+		rc = sc_buf_append(&in->names, g->path, strlen(g->path) + 1);
+		if (rc)
+			break;
+		f = &in->files[in->nfiles - 1];
+		f->path_off = path_off;
+		f->ranged = ranged;
+		f->off = ranged ? g->offset : 0;
+		f->len = ranged ? g->length : 0;
+	}
+	if (rc) {
+		if (rc == -ENOMEM && err && errlen && !err[0])
+			fail(err, errlen, "input: %s", strerror(ENOMEM));
+		sc_input_close(in);
+		return rc;
+	}
+	*out = in;
+	return 0;
+}
+
+int sc_input_compressed_magic(const unsigned char *p, size_t n)
+{
+	return is_zstd_magic(p, n) || (n >= 2 && p[0] == 0x1f && p[1] == 0x8b);
+}
+
 void sc_input_close(struct sc_input *in)
 {
 	if (!in)
@@ -399,13 +471,24 @@ void sc_batch_release(struct sc_batch *b)
 /* One read(2) into raw at raw_len. Bytes read (0 = EOF) or -errno. */
 static ssize_t raw_read(struct sc_input *in, size_t at)
 {
+	size_t want = SC_INPUT_READ_BYTES - at;
+	int ranged = in->files[in->cur].ranged;
 	ssize_t r;
 
+	if (ranged && want > in->left)
+		want = (size_t)in->left;
+	if (ranged && !want)
+		return 0;
 	do {
-		r = read(in->fd, in->raw + at, SC_INPUT_READ_BYTES - at);
+		r = read(in->fd, in->raw + at, want);
 	} while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return -errno;
+	if (ranged) {
+		if (r == 0)
+			return -ENODATA; /* shorter than its segment: it changed */
+		in->left -= (uint64_t)r;
+	}
 	in->bytes_read += (uint64_t)r;
 	return r;
 }
@@ -418,6 +501,11 @@ static int raw_refill(struct sc_input *in)
 	if (in->raw_pos < in->raw_len || in->raw_eof)
 		return in->raw_pos < in->raw_len ? FILL_DATA : FILL_EOF;
 	r = raw_read(in, 0);
+	if (r == -ENODATA) {
+		snprintf(in->msg, sizeof(in->msg), "the file ends before its planned range "
+			 "(it changed since)");
+		return FILL_BAD;
+	}
 	if (r < 0) {
 		snprintf(in->msg, sizeof(in->msg), "read error: %s", strerror((int)-r));
 		return FILL_BAD;
@@ -592,7 +680,7 @@ static int start_file(struct sc_input *in)
 	if (f->is_stdin) {
 		in->fd = 0;
 	} else {
-		in->fd = open(in->names.data + f->name_off, O_RDONLY | O_CLOEXEC);
+		in->fd = open(in->names.data + f->path_off, O_RDONLY | O_CLOEXEC);
 		if (in->fd < 0) {
 			snprintf(in->msg, sizeof(in->msg), "cannot open: %s", strerror(errno));
 			return FILL_BAD;
@@ -600,7 +688,19 @@ static int start_file(struct sc_input *in)
 	}
 	in->active = 1;
 	if (fstat(in->fd, &st) == 0 && S_ISREG(st.st_mode))
-		(void)posix_fadvise(in->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+		(void)posix_fadvise(in->fd, (off_t)f->off, f->ranged ? (off_t)f->len : 0,
+				    POSIX_FADV_SEQUENTIAL);
+	if (f->ranged) {
+		/* a byte range of a plain file: no magic bytes to look at */
+		in->left = f->len;
+		if (f->off && lseek(in->fd, (off_t)f->off, SEEK_SET) < 0) {
+			snprintf(in->msg, sizeof(in->msg), "cannot seek to byte %llu: %s",
+				 (unsigned long long)f->off, strerror(errno));
+			return FILL_BAD;
+		}
+		in->codec = CODEC_PLAIN;
+		return 0;
+	}
 	while (in->raw_len < 4) { /* pipes may hand out fewer bytes */
 		ssize_t r = raw_read(in, in->raw_len);
 

@@ -131,6 +131,8 @@ struct ingest {
 	uint64_t rec_line;              /* ... and its line */
 	struct timespec t0;
 	double last_progress;
+	const struct sc_ingest_sink *sink; /* sc_ingest_scan: where records go, else NULL */
+	uint64_t *last_line;            /* sc_ingest_scan: [input files] lines read */
 };
 
 static int fail(struct ingest *g, int rc, const char *fmt, ...)
@@ -389,6 +391,16 @@ static void on_input_error(void *ctx, const char *file, uint64_t line,
 {
 	struct ingest *g = ctx;
 
+	if (g->sink) {
+		char why[1024];
+
+		if (g->sink->input_error && !g->input_failed &&
+		    g->sink->input_error(g->sink->ctx, file, line, msg, why, sizeof(why)) < 0) {
+			g->input_failed = 1;
+			snprintf(g->input_msg, sizeof(g->input_msg), "%s", why);
+		}
+		return;
+	}
 	message(g, "input '%s': after line %" PRIu64 ": %s", file, line, msg);
 	if (g->o->strict && !g->input_failed) {
 		g->input_failed = 1;
@@ -501,39 +513,88 @@ static int frame_add(struct ingest *g, const char *rec, size_t len, int nl)
 	return 0;
 }
 
+int sc_ingest_reject_json(struct sc_buf *b, const char *file, uint64_t line,
+			  const struct sc_ingest_reject *r)
+{
+	const char *why = sc_reject_name((enum sc_reject)r->reason);
+	char mid[160];
+	int rc;
+
+	/* the file name and the detail are escaped; reason names are plain
+	 * identifiers */
+	snprintf(mid, sizeof(mid), ",\"line\":%" PRIu64 ",\"reason\":\"%s\",\"offset\":%"
+		 PRIu64 ",\"detail\":", line, why, r->offset);
+	rc = sc_buf_append(b, "{\"file\":", 8);
+	if (!rc)
+		rc = sc_json_escape(b, file, strlen(file));
+	if (!rc)
+		rc = sc_buf_append(b, mid, strlen(mid));
+	if (!rc)
+		rc = sc_json_escape(b, r->detail, strlen(r->detail));
+	if (!rc)
+		rc = sc_buf_append(b, "}\n", 2);
+	return rc;
+}
+
+void sc_ingest_reject_message(char *buf, size_t n, const char *file, uint64_t line,
+			      const struct sc_ingest_reject *r)
+{
+	snprintf(buf, n, "input '%s': line %" PRIu64 ": rejected (%s): %s at byte %" PRIu64,
+		 file, line, sc_reject_name((enum sc_reject)r->reason), r->detail, r->offset);
+}
+
 static void write_reject(struct ingest *g, const char *file, uint64_t line,
 			 const struct rec_result *r)
 {
-	const char *why = sc_reject_name((enum sc_reject)r->reject);
-	const char *detail = r->detail ? r->detail : "";
+	struct sc_ingest_reject rj = {
+		.line = line, .reason = r->reject, .offset = r->err_off,
+		.detail = r->detail ? r->detail : "",
+	};
+	char msg[2048];
 	struct sc_buf b;
 
-	if (g->shown < g->o->show_rejects)
-		message(g, "input '%s': line %" PRIu64 ": rejected (%s): %s at byte %" PRIu64,
-			file, line, why, r->detail ? r->detail : "", r->err_off);
-	else if (g->shown == g->o->show_rejects && g->o->show_rejects)
+	if (g->shown < g->o->show_rejects) {
+		sc_ingest_reject_message(msg, sizeof(msg), file, line, &rj);
+		message(g, "%s", msg);
+	} else if (g->shown == g->o->show_rejects && g->o->show_rejects) {
 		message(g, "further rejects not shown%s", g->rejects ?
 			" (all are in the --rejects file)" : "; use --rejects FILE to keep them all");
+	}
 	g->shown++;
 	if (!g->rejects)
 		return;
 	sc_buf_init(&b, SC_PATH_MAX * 8);
-	/* the file name and the detail are escaped; reason names are plain
-	 * identifiers */
-	if (!sc_buf_append(&b, "{\"file\":", 8) && !sc_json_escape(&b, file, strlen(file))) {
-		size_t flen = b.len;
-
-		if (!sc_buf_append(&b, ",\"detail\":", 10) &&
-		    !sc_json_escape(&b, detail, strlen(detail)))
-			fprintf(g->rejects, "%.*s,\"line\":%" PRIu64 ",\"reason\":\"%s\","
-				"\"offset\":%" PRIu64 "%.*s}\n", (int)flen, b.data, line, why,
-				r->err_off, (int)(b.len - flen), b.data + flen);
-	}
+	if (!sc_ingest_reject_json(&b, file, line, &rj))
+		fwrite(b.data, 1, b.len, g->rejects);
 	sc_buf_release(&b);
 }
 
 #define NEAR_REPORT_HEAD "{\"removed\":{\"file\":"
 #define NEAR_REPORT_KEPT "\"kept\":{\"file\":"
+
+int sc_ingest_near_report_json(struct sc_buf *b, const char *rfile, uint64_t rline,
+			       const char *kfile, uint64_t kline, uint64_t krecord,
+			       double similarity)
+{
+	char num[128];
+	int rc;
+
+	rc = sc_buf_append(b, NEAR_REPORT_HEAD, sizeof(NEAR_REPORT_HEAD) - 1);
+	if (!rc)
+		rc = sc_json_escape(b, rfile, strlen(rfile));
+	snprintf(num, sizeof(num), ",\"line\":%" PRIu64 "},", rline);
+	if (!rc)
+		rc = sc_buf_append(b, num, strlen(num));
+	if (!rc)
+		rc = sc_buf_append(b, NEAR_REPORT_KEPT, sizeof(NEAR_REPORT_KEPT) - 1);
+	if (!rc)
+		rc = sc_json_escape(b, kfile, strlen(kfile));
+	snprintf(num, sizeof(num), ",\"line\":%" PRIu64 ",\"record\":%" PRIu64 "},"
+		 "\"similarity\":%.4f}\n", kline, krecord, similarity);
+	if (!rc)
+		rc = sc_buf_append(b, num, strlen(num));
+	return rc;
+}
 
 /*
  * Near-dup check of a record that passed exact dedup: 1 when it is a near
@@ -555,22 +616,12 @@ static int near_check(struct ingest *g, const uint8_t *sig, const struct sc_rec_
 		if (g->near_report) {
 			const struct near_ref *k = &g->refs[doc];
 			struct sc_buf b;
-			const char *rf = sc_input_file_name(g->in, ref->file);
-			const char *kf = sc_input_file_name(g->in, k->file);
 
 			sc_buf_init(&b, SC_PATH_MAX * 16);
-			if (!sc_buf_append(&b, NEAR_REPORT_HEAD, sizeof(NEAR_REPORT_HEAD) - 1) &&
-			    !sc_json_escape(&b, rf, strlen(rf))) {
-				size_t rlen = b.len;
-
-				if (!sc_buf_append(&b, NEAR_REPORT_KEPT, sizeof(NEAR_REPORT_KEPT) - 1) &&
-				    !sc_json_escape(&b, kf, strlen(kf)))
-					fprintf(g->near_report, "%.*s,\"line\":%" PRIu64 "},%.*s,"
-						"\"line\":%" PRIu64 ",\"record\":%" PRIu64 "},"
-						"\"similarity\":%.4f}\n", (int)rlen, b.data, ref->line,
-						(int)(b.len - rlen), b.data + rlen, k->line, k->record,
-						sim);
-			}
+			if (!sc_ingest_near_report_json(&b, sc_input_file_name(g->in, ref->file),
+							ref->line, sc_input_file_name(g->in, k->file),
+							k->line, k->record, sim))
+				fwrite(b.data, 1, b.len, g->near_report);
 			sc_buf_release(&b);
 		}
 		return 1;
@@ -608,6 +659,8 @@ static int consume(struct ingest *g, struct parse_job *p)
 		const struct rec_result *r = &p->res[i];
 		const struct sc_rec_ref *ref = &p->batch.recs[i];
 
+		if (g->last_line)
+			g->last_line[ref->file] = ref->line;
 		if (r->status == REC_BLANK) {
 			st->lines_blank++;
 			continue;
@@ -618,6 +671,17 @@ static int consume(struct ingest *g, struct parse_job *p)
 
 			st->records_rejected++;
 			st->rejected[r->reject]++;
+			if (g->sink) {
+				struct sc_ingest_reject rj = {
+					.file = ref->file, .line = ref->line, .reason = r->reject,
+					.offset = r->err_off, .detail = r->detail ? r->detail : "",
+				};
+
+				rc = g->sink->reject(g->sink->ctx, &rj, g->err, g->errlen);
+				if (rc)
+					return rc;
+				continue;
+			}
 			if (g->o->strict)
 				return fail(g, SC_EFORMAT,
 					    "input '%s': line %" PRIu64 ": rejected (%s): %s at byte %" PRIu64
@@ -637,6 +701,22 @@ static int consume(struct ingest *g, struct parse_job *p)
 				st->duplicates++;
 				continue;
 			}
+		}
+		if (g->sink) {
+			/* a line stored as read is in the batch without its '\n' */
+			struct sc_ingest_rec k = {
+				.data = r->as_read ? p->batch.data.data + ref->off :
+					p->out.data + r->out_off,
+				.len = r->as_read ? ref->len : r->out_len,
+				.add_nl = r->as_read, .text_out = r->text_out, .fp = &r->fp,
+				.sig = r->has_sig ? p->sigs + i * g->psize : NULL,
+				.file = ref->file, .line = ref->line,
+			};
+
+			rc = g->sink->record(g->sink->ctx, &k, g->err, g->errlen);
+			if (rc)
+				return rc;
+			continue;
 		}
 		if (g->lsh && r->has_sig) {
 			rc = near_check(g, p->sigs + i * g->psize, ref);
@@ -705,6 +785,11 @@ static int options_digest(const struct sc_ingest_opts *o, unsigned char out[32])
 				o->dedup == SC_DEDUP_EXACT ? "exact" : "none";
 
 		rc = digest_put(h, d, strlen(d));
+	}
+	if (!rc && o->tasks) {
+		/* slices end shards: a partitioned ingest makes other shards */
+		snprintf(num, sizeof(num), "tasks %" PRIu32, o->tasks);
+		rc = digest_put(h, num, strlen(num));
 	}
 	if (!rc && o->dedup == SC_DEDUP_NEAR) {
 		/* %a: the doubles exactly */
@@ -783,6 +868,31 @@ static int journal_id(struct ingest *g, struct sc_journal_id *id)
 	return rc;
 }
 
+void sc_ingest_manifest_config(const struct sc_ingest_opts *o, struct sc_manifest *m)
+{
+	m->config.text_field = (char *)(uintptr_t)o->text_field;
+	m->config.input_format = o->format_text ? "text" : "jsonl";
+	m->config.record_per_file = o->record_per_file;
+	m->config.normalize = o->normalize;
+	m->config.normalize_version = SC_NORM_VERSION;
+	m->config.dedup = o->dedup == SC_DEDUP_EXACT ? "exact" :
+			  o->dedup == SC_DEDUP_NEAR ? "near" : "none";
+	if (o->dedup == SC_DEDUP_NEAR) {
+		m->config.near_version = SC_NEAR_VERSION;
+		m->config.near_ngram = o->near.ngram;
+		m->config.near_bands = o->near.bands;
+		m->config.near_rows = o->near.rows;
+		m->config.near_threshold = o->near_threshold;
+		m->config.near_margin = o->near_margin;
+	}
+	m->config.fingerprint_version = SC_FINGERPRINT_VERSION;
+	m->config.max_record_size = o->max_record_size;
+	m->config.frame_size = o->frame_size;
+	m->config.shard_size = o->shard_size;
+	m->config.zstd_level = o->zstd_level;
+	m->config.replicas = o->replicas;
+}
+
 static void note_cb(void *ctx, const char *msg)
 {
 	message(ctx, "%s", msg);
@@ -798,6 +908,13 @@ static int check_opts(struct ingest *g)
 		if (!strcmp(o->inputs[i], "-"))
 			return fail(g, SC_EUSAGE, "--resume: standard input cannot be read "
 				    "again; resuming needs input files");
+	return sc_ingest_check_opts(o, g->err, g->errlen);
+}
+
+int sc_ingest_check_opts(const struct sc_ingest_opts *o, char *err, size_t errlen)
+{
+	struct ingest ge = { .o = o, .err = err, .errlen = errlen }, *g = &ge;
+
 	if (o->record_per_file && !o->format_text)
 		return fail(g, SC_EUSAGE, "--record-per-file needs --format text");
 	if (!o->text_field[0] || strlen(o->text_field) > SC_FIELD_NAME_MAX ||
@@ -1029,27 +1146,7 @@ int sc_ingest_run(const struct sc_ingest_opts *o, struct sc_stats *st,
 	m.stats = *st;
 	snprintf(tool, sizeof(tool), "shardctl %s", SC_VERSION);
 	m.tool = tool;
-	m.config.text_field = (char *)(uintptr_t)o->text_field;
-	m.config.input_format = o->format_text ? "text" : "jsonl";
-	m.config.record_per_file = o->record_per_file;
-	m.config.normalize = o->normalize;
-	m.config.normalize_version = SC_NORM_VERSION;
-	m.config.dedup = o->dedup == SC_DEDUP_EXACT ? "exact" :
-			 o->dedup == SC_DEDUP_NEAR ? "near" : "none";
-	if (o->dedup == SC_DEDUP_NEAR) {
-		m.config.near_version = SC_NEAR_VERSION;
-		m.config.near_ngram = o->near.ngram;
-		m.config.near_bands = o->near.bands;
-		m.config.near_rows = o->near.rows;
-		m.config.near_threshold = o->near_threshold;
-		m.config.near_margin = o->near_margin;
-	}
-	m.config.fingerprint_version = SC_FINGERPRINT_VERSION;
-	m.config.max_record_size = o->max_record_size;
-	m.config.frame_size = o->frame_size;
-	m.config.shard_size = o->shard_size;
-	m.config.zstd_level = o->zstd_level;
-	m.config.replicas = o->replicas;
+	sc_ingest_manifest_config(o, &m);
 	/* the side files must be complete before the set is committed: a
 	 * failure to write them is an exit 1, which promises no commit */
 	if (g.rejects && (fflush(g.rejects) || ferror(g.rejects))) {
@@ -1088,5 +1185,158 @@ out:
 	free(g.refs);
 	free_rings(&g);
 	sc_input_close(g.in);
+	return rc;
+}
+
+/* ---- the stages of a partitioned ingest (ingest.h, docs/TASKS.md) ---- */
+
+int sc_ingest_identity(const struct sc_ingest_opts *o, struct sc_journal_id *id,
+		       char *err, size_t errlen)
+{
+	struct ingest g = { .o = o, .err = err, .errlen = errlen };
+	struct sc_input_opts io = {
+		.mode = o->record_per_file ? SC_INPUT_FILE : SC_INPUT_LINES,
+		.max_record = (size_t)o->max_record_size,
+		.batch_bytes = SC_BATCH_BYTES,
+	};
+	int rc;
+
+	rc = sc_input_open((const char *const *)o->inputs, o->ninputs, &io, &g.in,
+			   err, errlen);
+	if (rc)
+		return rc;
+	rc = journal_id(&g, id);
+	sc_input_close(g.in);
+	return rc;
+}
+
+int sc_ingest_scan(const struct sc_ingest_opts *o, const struct sc_input_segment *segs,
+		   size_t nsegs, const struct sc_ingest_sink *sink, uint64_t *lines,
+		   struct sc_stats *st, char *err, size_t errlen)
+{
+	struct ingest g = { .o = o, .st = st, .err = err, .errlen = errlen, .sink = sink };
+	struct sc_input_opts io = {
+		.mode = o->record_per_file ? SC_INPUT_FILE : SC_INPUT_LINES,
+		.max_record = (size_t)o->max_record_size,
+		.batch_bytes = SC_BATCH_BYTES,
+		.on_error = on_input_error,
+		.error_ctx = &g,
+	};
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	clock_gettime(CLOCK_MONOTONIC, &g.t0);
+	rc = sc_ingest_check_opts(o, err, errlen);
+	if (rc)
+		return rc;
+	g.last_line = calloc(nsegs ? nsegs : 1, sizeof(*g.last_line));
+	if (!g.last_line)
+		return -ENOMEM;
+	rc = sc_input_open_segments(segs, nsegs, &io, &g.in, err, errlen);
+	if (rc)
+		goto out;
+	if (o->dedup != SC_DEDUP_NONE && (rc = sc_dedup_new(&g.dedup)))
+		goto out;
+	if (o->dedup == SC_DEDUP_NEAR)
+		g.psize = sc_near_packed_size(o->near.bands * o->near.rows);
+	rc = alloc_rings(&g);
+	if (rc)
+		goto out;
+	rc = sc_workq_new(o->threads, worker_init, worker_fini, &g, &g.q);
+	if (rc) {
+		fail(&g, rc, "starting workers: %s", sc_strerror(rc));
+		goto out;
+	}
+	rc = run_pipeline(&g);
+	sc_workq_free(g.q); /* joins: no job touches the rings after this */
+	g.q = NULL;
+	if (rc)
+		goto out;
+	st->input_errors = sc_input_error_count(g.in);
+	st->bytes_in_disk = sc_input_bytes_read(g.in);
+	st->dedup_index_bytes = g.dedup ? sc_dedup_peak_bytes(g.dedup) : 0;
+	st->elapsed_s = elapsed(&g);
+	memcpy(lines, g.last_line, nsegs * sizeof(*lines));
+out:
+	sc_workq_free(g.q);
+	sc_dedup_free(g.dedup);
+	free_rings(&g);
+	sc_input_close(g.in);
+	free(g.last_line);
+	return rc;
+}
+
+int sc_ingest_pack(const struct sc_ingest_opts *o, const uint64_t *placed_bytes,
+		   const struct sc_ingest_source *src, struct sc_stats *st,
+		   char *err, size_t errlen)
+{
+	struct ingest g = { .o = o, .st = st, .err = err, .errlen = errlen };
+	struct sc_set_writer_opts wo = {
+		.root = o->out, .node_paths = o->node_paths,
+		.node_weights = o->node_weights, .nnodes = o->nnodes,
+		.replicas = o->replicas, .shard_size = o->shard_size,
+		.placed_bytes = placed_bytes,
+	};
+	struct sc_manifest m;
+	char tool[64];
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	memset(&m, 0, sizeof(m));
+	clock_gettime(CLOCK_MONOTONIC, &g.t0);
+	rc = sc_ingest_check_opts(o, err, errlen);
+	if (rc)
+		return rc;
+	rc = sc_set_writer_open(&wo, &g.writer, err, errlen);
+	if (rc)
+		return rc < 0 ? rc : fail(&g, SC_EUSAGE, "set '%s': unexpected journal", o->out);
+	rc = alloc_rings(&g);
+	if (rc)
+		goto out;
+	rc = sc_workq_new(o->threads, worker_init, worker_fini, &g, &g.q);
+	if (rc) {
+		fail(&g, rc, "starting workers: %s", sc_strerror(rc));
+		goto out;
+	}
+	for (;;) {
+		struct sc_ingest_rec r;
+
+		memset(&r, 0, sizeof(r));
+		rc = src->next(src->ctx, &r, err, errlen);
+		if (rc <= 0)
+			break;
+		st->records_kept++;
+		st->bytes_text_kept += r.text_out;
+		st->bytes_kept += r.len + (r.add_nl ? 1 : 0);
+		rc = frame_add(&g, r.data, r.len, r.add_nl ? 1 : 0);
+		if (!rc)
+			rc = drain_ready(&g);
+		if (rc)
+			break;
+	}
+	if (!rc && g.frame_open)
+		rc = frame_submit(&g);
+	while (!rc && g.chead < g.ctail)
+		rc = drain_one(&g);
+	sc_workq_free(g.q); /* joins: no job touches the rings after this */
+	g.q = NULL;
+	if (rc)
+		goto out;
+	st->records_in = st->records_kept;
+	st->elapsed_s = elapsed(&g);
+	m.stats = *st;
+	snprintf(tool, sizeof(tool), "shardctl %s", SC_VERSION);
+	m.tool = tool;
+	sc_ingest_manifest_config(o, &m);
+	rc = sc_set_writer_commit(g.writer, &m, err, errlen);
+	if (!rc) {
+		g.writer = NULL;
+		st->shards = m.stats.shards;
+		st->bytes_stored = m.stats.bytes_stored;
+	}
+out:
+	sc_workq_free(g.q);
+	sc_set_writer_abort(g.writer);
+	free_rings(&g);
 	return rc;
 }

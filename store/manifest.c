@@ -26,6 +26,8 @@
 #include "json.h"
 #include "near.h"
 #include "normalize.h"
+#include "s3.h"
+#include "s3node.h"
 #include "utf8.h"
 
 #define TRAILER_HEAD ",\n  \"manifest_sha256\": \""
@@ -411,6 +413,14 @@ static int abs_path_ok(const char *p)
 
 int sc_manifest_node_path_ok(const char *path)
 {
+	/* an S3 node (docs/MANIFEST.md 3.4): only its canonical form */
+	if (sc_s3_is_location(path)) {
+		char canon[SC_S3_BUCKET_MAX + SC_S3_KEY_MAX + 8];
+
+		return strlen(path) < SC_PATH_MAX &&
+		       !sc_s3node_canonical(path, canon, sizeof(canon), NULL, 0) &&
+		       !strcmp(canon, path);
+	}
 	if (path[0] != '/')
 		return sc_manifest_name_ok(path);
 	return strlen(path) < SC_PATH_MAX && abs_path_ok(path);
@@ -979,7 +989,7 @@ int sc_manifest_node_dir(const struct sc_manifest *m, const char *root,
 	if (i >= m->nnodes)
 		return SC_ELIMIT;
 	p = m->nodes[i].path;
-	if (p[0] == '/') {
+	if (p[0] == '/' || sc_s3_is_location(p)) { /* an S3 node: its location */
 		if (strlen(p) >= n)
 			return SC_ELIMIT;
 		memcpy(buf, p, strlen(p) + 1);

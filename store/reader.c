@@ -2,8 +2,11 @@
  * reader.c - the shard set reader behind include/shardctl.h.
  *
  * At open it verifies the manifest, loads every shard's index (seek table
- * and record counts, from the first good replica) and computes this
- * reader's order from those counts alone (store/order.c). Reading then
+ * and record counts, from the first good replica; for replicas on S3
+ * nodes only the objects' trailers, many at once) and computes this
+ * reader's order from those counts alone (store/order.c); shards on S3
+ * nodes are fetched whole into the cache a few ahead of the stream, in
+ * the order it first needs them. Reading then
  * runs a three-stage pipeline driven by the calling thread:
  *
  *   fetch:  compressed frames, in the order the stream first needs them,
@@ -38,6 +41,7 @@
 
 #include "aio.h"
 #include "order.h"
+#include "s3node.h"
 #include "sc_base.h"
 #include "set.h"
 #include "shard.h"
@@ -50,6 +54,7 @@
 #define DEFAULT_QD          32
 #define DEFAULT_PREFETCH    (32ull << 20)
 #define FD_CACHE            128 /* open replicas kept (LRU) */
+#define INDEX_BATCH         1024 /* replicas on S3 nodes whose indexes load together */
 #define MSG_MAX             (SC_PATH_MAX + 1024)
 #define STATE_MAGIC         0x53524353u /* "SCRS" */
 #define STATE_VERSION       1u
@@ -103,6 +108,12 @@ struct sc_reader {
 	int pending_rc;                 /* error to report at the next call */
 	struct fd_entry fdc[FD_CACHE];
 	uint64_t fd_clock;
+	/* fetching whole shards on S3 nodes ahead (plan_prefetch) */
+	uint32_t *plan;                 /* [nplan] shards in the order first needed */
+	uint32_t *plan_pos;             /* [nshards] index in plan, or UINT32_MAX */
+	uint32_t nplan;
+	uint32_t plan_next;             /* plan entries asked for so far */
+	uint32_t plan_reached;          /* plan entries the stream has reached */
 	/* output */
 	struct sc_buf out;
 	uint64_t *offs;
@@ -161,11 +172,22 @@ static int shard_fd(struct sc_reader *r, uint32_t shard, uint32_t replica, int *
 		if (e->fd < 0 || (victim->fd >= 0 && e->used < victim->used))
 			victim = e;
 	}
-	if (sc_set_replica_path(r->set, shard, replica, path, sizeof(path)))
-		return rfail(r, SC_ELIMIT, "shard %u replica %u: path too long", shard, replica);
-	f = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | (r->o.direct ? O_DIRECT : 0));
-	if (f < 0)
-		return rfail(r, -errno, "shard '%s': cannot open: %s", path, strerror(errno));
+	if (sc_set_replica_is_s3(r->set, shard, replica)) {
+		/* an S3 node: the shard in the cache directory, read like a file */
+		char msg[MSG_MAX];
+		int rc = sc_set_replica_fetch(r->set, shard, replica, 0, &f, msg, sizeof(msg));
+
+		if (rc)
+			return rfail(r, rc, "%s", msg);
+	} else {
+		if (sc_set_replica_path(r->set, shard, replica, path, sizeof(path)))
+			return rfail(r, SC_ELIMIT, "shard %u replica %u: path too long", shard,
+				     replica);
+		f = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | (r->o.direct ? O_DIRECT : 0));
+		if (f < 0)
+			return rfail(r, -errno, "shard '%s': cannot open: %s", path,
+				     strerror(errno));
+	}
 	/* reads already submitted hold their own reference to the file;
 	 * queued ones only the number, so send them before it is reused */
 	if (victim->fd >= 0) {
@@ -180,77 +202,231 @@ static int shard_fd(struct sc_reader *r, uint32_t shard, uint32_t replica, int *
 	return 0;
 }
 
-/* Load and check every shard's index, from the first good replica. */
+/* 1 when ix describes the shard the manifest says. */
+static int index_matches(const struct sc_shard_index *ix, const struct sc_manifest_shard *sh)
+{
+	return ix->file_size == sh->stored_bytes && ix->frame_count == sh->frames &&
+	       ix->record_count == sh->records && ix->raw_bytes == sh->raw_bytes;
+}
+
+/* The index of local replica k of shard s: 0 with *out, or negative with msg. */
+static int load_local_index(struct sc_reader *r, uint64_t s, uint32_t k,
+			    struct sc_shard_index **out, char *msg, size_t msglen)
+{
+	char path[SC_PATH_MAX], why[512];
+	struct stat st;
+	int fd, rc;
+
+	*out = NULL;
+	if (sc_set_replica_path(r->set, s, k, path, sizeof(path))) {
+		snprintf(msg, msglen, "shard %" PRIu64 " replica %u: path too long", s, k);
+		return SC_ELIMIT;
+	}
+	/* O_NONBLOCK: a FIFO in a replica's place must not hang the open; it
+	 * is refused below (regular files ignore the flag) */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(msg, msglen, "shard '%s': cannot open: %s", path, strerror(errno));
+		return rc;
+	}
+	if (fstat(fd, &st)) {
+		rc = -errno;
+		snprintf(msg, msglen, "shard '%s': cannot stat: %s", path, strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
+		rc = SC_EFORMAT;
+		snprintf(msg, msglen, "shard '%s': not a regular file", path);
+	} else {
+		rc = sc_shard_index_load(fd, (uint64_t)st.st_size, out, why, sizeof(why));
+		if (rc)
+			snprintf(msg, msglen, "shard '%s': %s", path, why);
+	}
+	close(fd);
+	if (!rc && !index_matches(*out, &r->m->shards[s])) {
+		sc_shard_index_free(*out);
+		*out = NULL;
+		rc = SC_ECORRUPT;
+		snprintf(msg, msglen, "shard '%s': size or counts differ from the manifest", path);
+	}
+	return rc;
+}
+
+/*
+ * Replica next[s] of shard s failed (rc, msg): go on with the next one,
+ * with a warning, or fail naming the shard when it was the last.
+ */
+static int replica_failed(struct sc_reader *r, uint64_t s, uint32_t *next, int rc,
+			  const char *msg)
+{
+	const struct sc_manifest_shard *sh = &r->m->shards[s];
+
+	if (++next[s] < sh->nreplicas) {
+		char w[MSG_MAX + 32];
+
+		snprintf(w, sizeof(w), "%s; trying another replica", msg);
+		warn(r, w);
+		return 0;
+	}
+	return rfail(r, rc ? rc : SC_ECORRUPT, "shard %" PRIu64 " ('%s'): no good replica: %s",
+		     s, sh->name, msg);
+}
+
+/* Load the indexes of the replicas on S3 nodes in b[0..nb), all at once. */
+static int load_s3_indexes(struct sc_reader *r, struct sc_set_index *b, size_t nb,
+			   uint32_t *next)
+{
+	char msg[MSG_MAX];
+	int rc = sc_set_replica_indexes(r->set, b, nb, msg, sizeof(msg));
+
+	if (rc)
+		return rfail(r, rc, "%s", msg);
+	for (size_t i = 0; i < nb; i++) {
+		const struct sc_manifest_shard *sh = &r->m->shards[b[i].shard];
+
+		if (!b[i].rc && !index_matches(b[i].ix, sh)) {
+			b[i].rc = SC_ECORRUPT;
+			snprintf(b[i].err, sizeof(b[i].err), "object '%s/%s': size or counts differ "
+				 "from the manifest", r->m->nodes[sh->replica[b[i].replica]].path,
+				 sh->name);
+		}
+		if (!b[i].rc) {
+			r->ix[b[i].shard] = b[i].ix;
+			r->pref[b[i].shard] = b[i].replica;
+			b[i].ix = NULL;
+			continue;
+		}
+		sc_shard_index_free(b[i].ix);
+		b[i].ix = NULL;
+		rc = replica_failed(r, b[i].shard, next, b[i].rc, b[i].err);
+		if (rc) {
+			for (size_t k = i + 1; k < nb; k++)
+				sc_shard_index_free(b[k].ix);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Load and check every shard's index, from the first good replica. Round
+ * by round: each shard not loaded yet tries its next replica; replicas
+ * on local nodes are read here, those on S3 nodes are gathered and loaded
+ * together, many GETs in flight (only their trailers are fetched).
+ */
 static int load_indexes(struct sc_reader *r)
 {
 	const struct sc_manifest *m = r->m;
+	struct sc_set_index *b = NULL;
+	uint32_t *next = NULL;
+	size_t nb = 0;
+	int rc = 0, again = 1;
 
 	r->ix = calloc(m->nshards ? m->nshards : 1, sizeof(*r->ix));
 	r->pref = calloc(m->nshards ? m->nshards : 1, sizeof(*r->pref));
-	if (!r->ix || !r->pref)
-		return rfail(r, -ENOMEM, "out of memory");
-	for (uint64_t s = 0; s < m->nshards; s++) {
-		const struct sc_manifest_shard *sh = &m->shards[s];
-		char msg[MSG_MAX] = "", path[SC_PATH_MAX];
-		int rc = SC_ECORRUPT;
+	next = calloc(m->nshards ? m->nshards : 1, sizeof(*next));
+	b = calloc(INDEX_BATCH, sizeof(*b));
+	if (!r->ix || !r->pref || !next || !b) {
+		rc = rfail(r, -ENOMEM, "out of memory");
+		goto out_free;
+	}
+	while (again && !rc) {
+		again = 0;
+		for (uint64_t s = 0; s < m->nshards && !rc; s++) {
+			char msg[MSG_MAX];
 
-		for (uint32_t k = 0; k < sh->nreplicas; k++) {
-			struct sc_shard_index *ix = NULL;
-			int fd;
-
-			if (sc_set_replica_path(r->set, s, k, path, sizeof(path))) {
-				snprintf(msg, sizeof(msg), "shard %" PRIu64 " replica %u: path too long", s, k);
+			if (r->ix[s])
 				continue;
-			}
-			/* O_NONBLOCK: a FIFO in a replica's place must not hang the
-			 * open; it is refused below (regular files ignore the flag) */
-			fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-			if (fd < 0) {
-				rc = -errno;
-				snprintf(msg, sizeof(msg), "shard '%s': cannot open: %s", path, strerror(errno));
-			} else {
-				struct stat stt;
-
-				if (fstat(fd, &stt)) {
-					rc = -errno;
-					snprintf(msg, sizeof(msg), "shard '%s': cannot stat: %s", path, strerror(errno));
-				} else if (!S_ISREG(stt.st_mode)) {
-					rc = SC_EFORMAT;
-					snprintf(msg, sizeof(msg), "shard '%s': not a regular file", path);
-				} else {
-					char why[512];
-
-					rc = sc_shard_index_load(fd, (uint64_t)stt.st_size, &ix, why,
-								 sizeof(why));
-					if (rc)
-						snprintf(msg, sizeof(msg), "shard '%s': %s", path, why);
-				}
-				close(fd);
-			}
-			if (!rc && (ix->file_size != sh->stored_bytes || ix->frame_count != sh->frames ||
-				    ix->record_count != sh->records || ix->raw_bytes != sh->raw_bytes)) {
-				rc = SC_ECORRUPT;
-				snprintf(msg, sizeof(msg), "shard '%s': size or counts differ from the manifest",
-					 path);
-			}
-			if (!rc) {
-				r->ix[s] = ix;
-				r->pref[s] = k;
+			again = 1;
+			if (next[s] >= m->shards[s].nreplicas) { /* a shard of no replica */
+				rc = rfail(r, SC_ECORRUPT, "shard %" PRIu64 " ('%s'): no replica", s,
+					   m->shards[s].name);
 				break;
 			}
-			sc_shard_index_free(ix);
-			if (k + 1 < sh->nreplicas) {
-				char w[MSG_MAX + 32];
-
-				snprintf(w, sizeof(w), "%s; trying another replica", msg);
-				warn(r, w);
+			if (sc_set_replica_is_s3(r->set, s, next[s])) {
+				b[nb].shard = s;
+				b[nb++].replica = next[s];
+				if (nb == INDEX_BATCH) {
+					rc = load_s3_indexes(r, b, nb, next);
+					nb = 0;
+				}
+				continue;
 			}
+			rc = load_local_index(r, s, next[s], &r->ix[s], msg, sizeof(msg));
+			if (!rc)
+				r->pref[s] = next[s];
+			else
+				rc = replica_failed(r, s, next, rc, msg);
 		}
-		if (!r->ix[s])
-			return rfail(r, rc, "shard %" PRIu64 " ('%s'): no good replica: %s", s,
-				     sh->name, msg);
+		if (!rc && nb)
+			rc = load_s3_indexes(r, b, nb, next);
+		nb = 0;
+	}
+out_free:
+	free(b);
+	free(next);
+	return rc;
+}
+
+/*
+ * The shards whose chosen replica is on an S3 node, in the order the
+ * stream first needs them from input item `from` on (the frame sequence
+ * from there to the stream's end), for fetching them ahead. Nothing when
+ * no such replica is chosen.
+ */
+static int plan_prefetch(struct sc_reader *r, uint64_t from)
+{
+	uint64_t length = sc_order_length(r->ord), first, last;
+	uint32_t ns = (uint32_t)r->m->nshards;
+	int any = 0;
+
+	for (uint32_t s = 0; s < ns && !any; s++)
+		any = sc_set_replica_is_s3(r->set, s, r->pref[s]);
+	if (!any || from >= length)
+		return 0;
+	r->plan = calloc(ns, sizeof(*r->plan));
+	r->plan_pos = malloc(ns * sizeof(*r->plan_pos));
+	if (!r->plan || !r->plan_pos)
+		return rfail(r, -ENOMEM, "out of memory");
+	for (uint32_t s = 0; s < ns; s++)
+		r->plan_pos[s] = UINT32_MAX;
+	first = sc_order_input(r->ord, from).seq;
+	last = sc_order_input(r->ord, length - 1).seq;
+	for (uint64_t seq = first; seq <= last; seq++) {
+		const struct sc_order_frame *f = sc_order_frame(r->ord, seq);
+
+		if (!f)
+			break;
+		if (r->plan_pos[f->shard] == UINT32_MAX) {
+			r->plan_pos[f->shard] = r->nplan;
+			r->plan[r->nplan++] = f->shard;
+		}
 	}
 	return 0;
+}
+
+/*
+ * The stream has reached shard: ask for the whole shards it needs next
+ * (this one and the next SC_S3NODE_PREFETCH_SHARDS of the plan; the
+ * fetch thread takes that many at once, -EAGAIN says ask again at the
+ * next frame) to be fetched in the background. Best effort: a prefetch that
+ * fails is fetched (or reported) again when its shard is opened.
+ */
+static void prefetch_ahead(struct sc_reader *r, uint32_t shard)
+{
+	uint32_t p = r->plan ? r->plan_pos[shard] : UINT32_MAX;
+
+	if (p == UINT32_MAX)
+		return;
+	if (p + 1 > r->plan_reached)
+		r->plan_reached = p + 1;
+	while (r->plan_next < r->nplan &&
+	       r->plan_next < r->plan_reached + SC_S3NODE_PREFETCH_SHARDS) {
+		uint32_t s = r->plan[r->plan_next];
+
+		if (sc_set_replica_prefetch(r->set, s, r->pref[s]) == -EAGAIN)
+			break;
+		r->plan_next++;
+	}
 }
 
 /* Track the most bytes held in reads, decoded frames and the buffer. */
@@ -417,6 +593,7 @@ static int schedule(struct sc_reader *r)
 		if (alen > sc_aio_buf_size(r->aio))
 			return rfail(r, SC_ELIMIT, "frame larger than the read buffers");
 		j->src = (const char *)sc_aio_buf(r->aio, (uint32_t)b) + (off - aoff);
+		prefetch_ahead(r, j->shard);
 		rc = shard_fd(r, j->shard, j->replica, &fd);
 		if (rc) {
 			/* this replica cannot be opened: the emit step fetches the
@@ -813,6 +990,9 @@ int sc_reader_open(const char *set_root, const struct sc_reader_opts *opts,
 		r->emitted = pos;
 		r->next_input = r->sb.pushed;
 	}
+	rc = plan_prefetch(r, r->next_input);
+	if (rc)
+		goto fail;
 	/* reads: pool buffers sized for the largest frame (plus alignment) */
 	memset(&ao, 0, sizeof(ao));
 	ao.mode = r->o.io == SC_READER_IO_URING ? SC_AIO_URING :
@@ -1023,6 +1203,8 @@ void sc_reader_close(struct sc_reader *r)
 		sc_shard_index_free(r->ix[s]);
 	free(r->ix);
 	free(r->pref);
+	free(r->plan);
+	free(r->plan_pos);
 	for (int i = 0; i < FD_CACHE; i++)
 		if (r->fdc[i].fd >= 0)
 			close(r->fdc[i].fd);

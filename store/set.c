@@ -26,6 +26,7 @@
 #include "digest.h"
 #include "file.h"
 #include "placement.h"
+#include "s3node.h"
 #include "shard.h"
 #include "utf8.h"
 
@@ -223,6 +224,9 @@ struct sc_set_writer {
 	char **node_gen_dir;         /* [nnodes] NODE/SET_ID/gGEN */
 	uint32_t *weight;            /* [nnodes] */
 	uint64_t *node_bytes;        /* [nnodes] bytes placed so far */
+	unsigned char *node_s3;      /* [nnodes] 1: an S3 node (node_store its location,
+				      * node_real its local staging directory) */
+	struct sc_s3node *s3;        /* client for the S3 nodes, or NULL */
 	uint32_t replicas;           /* copies per shard */
 	uint64_t shard_size;         /* raw bytes that close a shard */
 	/* the open shard */
@@ -294,6 +298,37 @@ static int node_store_path(const char *root_real, const char *node_given,
 }
 
 /*
+ * An S3 node (docs/S3.md section 8): stored as its canonical location;
+ * its shards are staged in ROOT/.s3stage/I (a directory the writer owns)
+ * and uploaded once complete.
+ */
+static int s3_node_resolve(struct sc_set_writer *w, const char *root_real, uint32_t i,
+			   const char *given, char *err, size_t errlen)
+{
+	char canon[SC_PATH_MAX], stage[SC_PATH_MAX];
+	int rc;
+
+	rc = sc_s3node_canonical(given, canon, sizeof(canon), err, errlen);
+	if (rc)
+		return rc;
+	if (!sc_manifest_node_path_ok(canon) || sc_manifest_has_control(canon) ||
+	    sc_utf8_check(canon, strlen(canon)) != strlen(canon))
+		return fail(err, errlen, SC_EUSAGE, "node '%s': not a location a manifest "
+			    "can hold", given);
+	if (snprintf(stage, sizeof(stage), "%s/.s3stage/%" PRIu32, root_real, i) >=
+	    (int)sizeof(stage))
+		return fail(err, errlen, SC_ELIMIT, "set path too long");
+	rc = sc_mkdir_p(stage, 0755);
+	if (rc)
+		return fail(err, errlen, rc, "node '%s': cannot create its staging directory "
+			    "'%s': %s", given, stage, sc_strerror(rc));
+	w->node_s3[i] = 1;
+	w->node_store[i] = strdup(canon);
+	w->node_real[i] = strdup(stage);
+	return w->node_store[i] && w->node_real[i] ? 0 : -ENOMEM;
+}
+
+/*
  * Resolve every node before anything is written on any of them: create
  * it (realpath needs it to exist), resolve it, choose and check its
  * manifest form, refuse duplicates. On failure the node directories this
@@ -316,8 +351,9 @@ static int writer_nodes_resolve(struct sc_set_writer *w,
 	w->weight = calloc(o->nnodes, sizeof(uint32_t));
 	w->node_bytes = calloc(o->nnodes, sizeof(uint64_t));
 	made = calloc(o->nnodes, 1);
+	w->node_s3 = calloc(o->nnodes, 1);
 	if (!w->node_store || !w->node_real || !w->node_gen_dir || !w->weight ||
-	    !w->node_bytes || !made) {
+	    !w->node_bytes || !made || !w->node_s3) {
 		free(made);
 		return -ENOMEM;
 	}
@@ -326,6 +362,12 @@ static int writer_nodes_resolve(struct sc_set_writer *w,
 		struct stat st;
 
 		sc_manifest_printable(o->node_paths[i], shown, sizeof(shown));
+		if (sc_s3node_is(o->node_paths[i])) {
+			rc = s3_node_resolve(w, root_real, i, o->node_paths[i], err, errlen);
+			if (rc)
+				break;
+			goto check_twice;
+		}
 		made[i] = lstat(o->node_paths[i], &st) != 0;
 		rc = sc_mkdir_p(o->node_paths[i], 0755);
 		if (rc) {
@@ -348,6 +390,7 @@ static int writer_nodes_resolve(struct sc_set_writer *w,
 			rc = -ENOMEM;
 			break;
 		}
+check_twice:
 		for (uint32_t k = 0; k < i && !rc; k++)
 			if (!strcmp(w->node_store[k], w->node_store[i]))
 				rc = fail(err, errlen, SC_EUSAGE,
@@ -362,6 +405,9 @@ static int writer_nodes_resolve(struct sc_set_writer *w,
 		if (k < o->nnodes && made[k])
 			rmdir(o->node_paths[k]);
 	free(made);
+	for (uint32_t k = 0; !rc && k < o->nnodes && !w->s3; k++)
+		if (w->node_s3[k])
+			rc = sc_s3node_open(0, &w->s3, err, errlen);
 	return rc;
 }
 
@@ -755,6 +801,13 @@ int sc_set_writer_open(const struct sc_set_writer_opts *o,
 	rc = writer_nodes_resolve(w, o, err, errlen);
 	if (rc)
 		goto out_abort;
+	if (w->s3 && o->resume) {
+		rc = fail(err, errlen, SC_EUSAGE, "ingest --resume: not supported yet for "
+			  "S3 nodes");
+		goto out_abort;
+	}
+	if (o->placed_bytes)
+		memcpy(w->node_bytes, o->placed_bytes, w->nnodes * sizeof(*w->node_bytes));
 	if (o->journal) {
 		id = *o->journal;
 		rc = sc_journal_nodes_digest(w->node_store, w->weight, w->nnodes,
@@ -872,6 +925,31 @@ static int shard_write(struct sc_set_writer *w, const void *p, size_t n,
 	return sc_sha256_update(w->sha, p, n);
 }
 
+/*
+ * Upload a complete, fsynced staged replica to its S3 node, check the
+ * stored size, then drop the staged copy: the object is the replica.
+ */
+static int s3_replica_upload(struct sc_set_writer *w, const char *staged, char *err,
+			     size_t errlen)
+{
+	char name[128];
+	int rc;
+
+	snprintf(name, sizeof(name), "%s/g%06" PRIu64 "/%06" PRIu64 ".zst", w->set_id,
+		 w->generation, w->nshards);
+	for (uint32_t r = 0; r < w->replicas; r++) {
+		if (strcmp(w->rep[r].final, staged))
+			continue;
+		rc = sc_s3node_put_file(w->s3, w->node_store[w->rep_node[r]], name, staged,
+					w->shard_stored, err, errlen);
+		if (rc)
+			return rc;
+		unlink(staged);
+		return 0;
+	}
+	return fail(err, errlen, SC_EUSAGE, "shard '%s': not a replica being written", staged);
+}
+
 static int shard_end(struct sc_set_writer *w, char *err, size_t errlen)
 {
 	struct sc_manifest_shard *s;
@@ -922,6 +1000,9 @@ static int shard_end(struct sc_set_writer *w, char *err, size_t errlen)
 		if (rc)
 			return fail(err, errlen, rc, "node dir '%s': fsync failed: %s",
 				    dir, sc_strerror(rc));
+		if (w->node_s3[w->rep_node[r]] &&
+		    (rc = s3_replica_upload(w, f->final, err, errlen)))
+			return rc;
 		w->node_bytes[w->rep_node[r]] += w->shard_stored;
 		s->replica[r] = w->rep_node[r];
 	}
@@ -1019,6 +1100,69 @@ int sc_set_writer_add_frame(struct sc_set_writer *w, const void *frame,
 	return 0;
 }
 
+int sc_set_writer_add_shard(struct sc_set_writer *w, const struct sc_manifest_shard *s,
+			    char *const *src, char *err, size_t errlen)
+{
+	struct sc_manifest_shard *d;
+	char final[SC_PATH_MAX], name[32];
+	struct stat st;
+	int rc;
+
+	if (w->shard_open || w->replay_shard < w->nkept)
+		return fail(err, errlen, SC_EUSAGE, "a shard can only be taken over between shards");
+	if (w->s3)
+		return fail(err, errlen, SC_EUSAGE, "taking over shards: not supported yet for "
+			    "S3 nodes");
+	if (s->nreplicas != w->replicas)
+		return fail(err, errlen, SC_EUSAGE, "shard '%s': %" PRIu32 " replicas, the set has %"
+			    PRIu32, src[0], s->nreplicas, w->replicas);
+	if (w->nshards >= SC_SHARDS_MAX)
+		return fail(err, errlen, SC_ELIMIT, "more than %u shards", SC_SHARDS_MAX);
+	if (w->nshards == w->shards_cap) {
+		uint64_t ncap = w->shards_cap ? w->shards_cap * 2 : 64;
+		void *p = realloc(w->shards, ncap * sizeof(*w->shards));
+
+		if (!p)
+			return -ENOMEM;
+		w->shards = p;
+		w->shards_cap = ncap;
+	}
+	snprintf(name, sizeof(name), "%06" PRIu64 ".zst", w->nshards);
+	for (uint32_t r = 0; r < s->nreplicas; r++) {
+		uint32_t node = s->replica[r];
+
+		if (node >= w->nnodes)
+			return fail(err, errlen, SC_EUSAGE, "shard '%s': node %" PRIu32
+				    " is not one of the set's %" PRIu32, src[r], node, w->nnodes);
+		if (lstat(src[r], &st) || !S_ISREG(st.st_mode) ||
+		    (uint64_t)st.st_size != s->stored_bytes)
+			return fail(err, errlen, SC_ECORRUPT, "shard '%s': %s", src[r],
+				    errno == ENOENT ? "missing" : "not a regular file of the "
+				    "recorded size");
+		if (sc_path_join(final, sizeof(final), w->node_gen_dir[node], name))
+			return fail(err, errlen, SC_ELIMIT, "node path too long");
+		unlink(final);
+		/* a hard link leaves the source for a retry until the commit;
+		 * where the file system has none, the file moves */
+		if (link(src[r], final) && rename(src[r], final))
+			return fail(err, errlen, -errno, "shard '%s': cannot link or move it to "
+				    "'%s': %s", src[r], final, strerror(errno));
+	}
+	d = &w->shards[w->nshards];
+	*d = *s;
+	if (asprintf(&d->name, "%s/g%06" PRIu64 "/%s", w->set_id, w->generation, name) < 0) {
+		d->name = NULL;
+		return -ENOMEM;
+	}
+	for (uint32_t r = 0; r < s->nreplicas; r++)
+		w->node_bytes[s->replica[r]] += s->stored_bytes;
+	w->stored_total += s->stored_bytes;
+	w->nshards++;
+	if (w->jf && (rc = sc_journal_append(w->jf, d, err, errlen)))
+		return rc;
+	return 0;
+}
+
 void sc_set_writer_kept(const struct sc_set_writer *w, uint64_t *shards,
 			uint64_t *frames, uint64_t *records)
 {
@@ -1061,6 +1205,14 @@ static int manifest_is(const char *path, const struct sc_buf *want)
 	       !memcmp(have.data, want->data, want->len);
 	sc_buf_release(&have);
 	return same;
+}
+
+/* Best effort: objects of other generations than keep on an S3 node. */
+static void s3_remove_generations(struct sc_set_writer *w, const char *node, uint64_t keep)
+{
+	if (!w->s3 && sc_s3node_open(0, &w->s3, NULL, 0))
+		return;
+	sc_s3node_remove_generations(w->s3, node, w->set_id, keep, NULL, 0);
 }
 
 int sc_set_writer_commit(struct sc_set_writer *w, struct sc_manifest *m,
@@ -1167,6 +1319,10 @@ int sc_set_writer_commit(struct sc_set_writer *w, struct sc_manifest *m,
 	/* committed: the previous generation is garbage now */
 	if (w->have_old) {
 		for (uint32_t i = 0; i < w->old.nnodes; i++) {
+			if (sc_s3node_is(w->old.nodes[i].path)) {
+				s3_remove_generations(w, w->old.nodes[i].path, w->generation);
+				continue;
+			}
 			if (sc_manifest_node_dir(&w->old, w->root, i, dir, sizeof(dir)) ||
 			    sc_path_join(path, sizeof(path), dir, w->set_id))
 				continue;
@@ -1197,12 +1353,18 @@ void sc_set_writer_abort(struct sc_set_writer *w)
 		if (w->generation)
 			sc_journal_remove(w->root);
 	}
+	/* objects this writer uploaded for a generation never committed */
+	for (uint64_t i = 0; w->generation && w->s3 && i < w->nshards; i++)
+		for (uint32_t r = 0; r < w->shards[i].nreplicas; r++)
+			if (w->node_s3[w->shards[i].replica[r]])
+				sc_s3node_delete(w->s3, w->node_store[w->shards[i].replica[r]],
+						 w->shards[i].name, NULL, 0);
 	for (uint64_t i = 0; w->kept_ix && i < w->nkept; i++)
 		sc_shard_index_free(w->kept_ix[i]);
 	free(w->kept_ix);
 	for (uint32_t i = 0; w->node_gen_dir && i < w->nnodes; i++) {
-		if (w->node_gen_dir[i] && w->generation)
-			remove_flat_dir(w->node_gen_dir[i]);
+		if (w->node_gen_dir[i] && (w->generation || (w->node_s3 && w->node_s3[i])))
+			remove_flat_dir(w->node_gen_dir[i]); /* staging: nothing stays */
 		free(w->node_gen_dir[i]);
 		free(w->node_store[i]);
 		free(w->node_real[i]);
@@ -1215,6 +1377,8 @@ void sc_set_writer_abort(struct sc_set_writer *w)
 	free(w->node_real);
 	free(w->weight);
 	free(w->node_bytes);
+	free(w->node_s3);
+	sc_s3node_close(w->s3);
 	sc_shard_builder_free(w->builder);
 	sc_sha256_free(w->sha);
 	sc_buf_release(&w->trailer);
@@ -1241,6 +1405,7 @@ struct sc_set {
 	uint32_t rd_replica;             /* replica index of rd */
 	sc_set_warn_fn warn;             /* replica failover reports */
 	void *warn_ctx;
+	struct sc_s3node *s3;            /* client and cache for S3 nodes, opened on first use */
 };
 
 int sc_set_open(const char *root, struct sc_set **out, char *err, size_t errlen)
@@ -1255,6 +1420,11 @@ int sc_set_open(const char *root, struct sc_set **out, char *err, size_t errlen)
 		return fail(err, errlen, SC_ELIMIT, "set path too long");
 	}
 	strcpy(s->root, root);
+	if (sc_s3node_is(root)) {
+		free(s);
+		return fail(err, errlen, SC_EUSAGE, "set '%s': a set root on S3 is not "
+			    "supported yet (its nodes may be S3 locations)", root);
+	}
 	rc = sc_manifest_load(root, &s->m, err, errlen);
 	if (rc) {
 		free(s);
@@ -1269,6 +1439,7 @@ void sc_set_close(struct sc_set *s)
 	if (!s)
 		return;
 	sc_shard_reader_close(s->rd);
+	sc_s3node_close(s->s3);
 	sc_manifest_release(&s->m);
 	free(s);
 }
@@ -1304,6 +1475,79 @@ int sc_set_replica_path(const struct sc_set *s, uint64_t shard, uint32_t r,
 	return sc_path_join(buf, n, dir, sh->name);
 }
 
+int sc_set_replica_is_s3(const struct sc_set *s, uint64_t shard, uint32_t r)
+{
+	return shard < s->m.nshards && r < s->m.shards[shard].nreplicas &&
+	       sc_s3node_is(s->m.nodes[s->m.shards[shard].replica[r]].path);
+}
+
+int sc_set_replica_fetch(struct sc_set *s, uint64_t shard, uint32_t r, int verify,
+			 int *fd, char *err, size_t errlen)
+{
+	const struct sc_manifest_shard *sh;
+	int rc;
+
+	*fd = -1;
+	if (!sc_set_replica_is_s3(s, shard, r))
+		return fail(err, errlen, SC_EUSAGE, "shard %" PRIu64 " replica %" PRIu32
+			    ": not on an S3 node", shard, r);
+	if (!s->s3 && (rc = sc_s3node_open(1, &s->s3, err, errlen)))
+		return rc;
+	sh = &s->m.shards[shard];
+	return sc_s3node_fetch(s->s3, s->m.nodes[sh->replica[r]].path, sh->name,
+			       sh->stored_bytes, sh->sha256, verify, fd, err, errlen);
+}
+
+int sc_set_replica_prefetch(struct sc_set *s, uint64_t shard, uint32_t r)
+{
+	const struct sc_manifest_shard *sh;
+
+	if (!sc_set_replica_is_s3(s, shard, r))
+		return 0;
+	if (!s->s3 && sc_s3node_open(1, &s->s3, NULL, 0))
+		return 0; /* reported by the fetch that follows */
+	sh = &s->m.shards[shard];
+	return sc_s3node_prefetch(s->s3, s->m.nodes[sh->replica[r]].path, sh->name,
+				  sh->stored_bytes, sh->sha256);
+}
+
+int sc_set_replica_indexes(struct sc_set *s, struct sc_set_index *v, size_t n,
+			   char *err, size_t errlen)
+{
+	struct sc_s3node_index *q;
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		if (!sc_set_replica_is_s3(s, v[i].shard, v[i].replica))
+			return fail(err, errlen, SC_EUSAGE, "shard %" PRIu64 " replica %" PRIu32
+				    ": not on an S3 node", v[i].shard, v[i].replica);
+	if (!n)
+		return 0;
+	if (!s->s3 && (rc = sc_s3node_open(1, &s->s3, err, errlen)))
+		return rc;
+	q = calloc(n, sizeof(*q));
+	if (!q)
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const struct sc_manifest_shard *sh = &s->m.shards[v[i].shard];
+
+		q[i].node = s->m.nodes[sh->replica[v[i].replica]].path;
+		q[i].name = sh->name;
+		q[i].size = sh->stored_bytes;
+		q[i].sha256 = sh->sha256;
+	}
+	rc = sc_s3node_load_indexes(s->s3, q, n);
+	if (rc)
+		fail(err, errlen, rc, "loading shard indexes: %s", sc_strerror(rc));
+	for (size_t i = 0; i < n; i++) {
+		v[i].ix = q[i].ix;
+		v[i].rc = rc ? rc : q[i].rc;
+		snprintf(v[i].err, sizeof(v[i].err), "%s", rc ? err : q[i].err);
+	}
+	free(q);
+	return rc;
+}
+
 /* Open replica r of shard and check its index against the manifest. */
 static int open_replica(struct sc_set *s, uint64_t shard, uint32_t r,
 			char *err, size_t errlen)
@@ -1320,12 +1564,25 @@ static int open_replica(struct sc_set *s, uint64_t shard, uint32_t r,
 		return fail(err, errlen, SC_ELIMIT, "shard %" PRIu64 " replica %" PRIu32
 			    ": no such replica, or path too long", shard, r);
 	sh = &s->m.shards[shard];
+	if (sc_set_replica_is_s3(s, shard, r)) {
+		int fd;
+
+		/* the failover path: a cached copy is checked whole */
+		rc = sc_set_replica_fetch(s, shard, r, 1, &fd, err, errlen);
+		if (!rc)
+			rc = sc_shard_reader_open_fd(fd, sh->stored_bytes, path, &s->rd, err,
+						     errlen);
+		if (rc)
+			return rc;
+		goto check;
+	}
 	/* not a FIFO or device in a replica's place: opening one may block */
 	if (!stat(path, &st) && !S_ISREG(st.st_mode))
 		return fail(err, errlen, SC_EFORMAT, "shard '%s': not a regular file", path);
 	rc = sc_shard_reader_open(path, &s->rd, err, errlen);
 	if (rc)
 		return rc;
+check:
 	ix = sc_shard_reader_index(s->rd);
 	if (ix->file_size != sh->stored_bytes || ix->frame_count != sh->frames ||
 	    ix->record_count != sh->records || ix->raw_bytes != sh->raw_bytes) {

@@ -31,6 +31,8 @@ struct sc_set_writer_opts {
 	int resume;                     /* 1: continue the ingest the journal describes */
 	void (*note)(void *ctx, const char *msg); /* resume notices, or NULL */
 	void *note_ctx;                 /* passed to note */
+	const uint64_t *placed_bytes;   /* [nnodes] bytes placement counts as already on
+					 * each node (a slice of `ingest --tasks`), or NULL */
 };
 
 struct sc_set_writer;
@@ -85,6 +87,19 @@ int sc_set_writer_add_frame(struct sc_set_writer *w, const void *frame,
 			    size_t csize, uint32_t dsize, uint32_t checksum,
 			    uint32_t records, char *err, size_t errlen);
 
+/*
+ * Take over a complete, durable shard that another writer made on the same
+ * nodes (a slice of `shardctl ingest --tasks`, docs/TASKS.md): src[r], a
+ * file on node s->replica[r] of exactly s->stored_bytes bytes, becomes
+ * replica r of the next shard of this generation (hard-linked, or renamed
+ * where the file system has no hard links) and s's records, sizes,
+ * frames and SHA-256 are recorded as if this writer had written it
+ * (journaled when there is a journal). Only between shards. The commit
+ * makes the new directory entries durable. 0 or negative with err.
+ */
+int sc_set_writer_add_shard(struct sc_set_writer *w, const struct sc_manifest_shard *s,
+			    char *const *src, char *err, size_t errlen);
+
 /* Shards taken over from an interrupted ingest by o->resume, and their
  * frames and records (all 0 after a fresh start). */
 void sc_set_writer_kept(const struct sc_set_writer *w, uint64_t *shards,
@@ -137,6 +152,51 @@ void sc_set_on_warning(struct sc_set *s, sc_set_warn_fn fn, void *ctx);
 /* Path of a shard's replica r. 0 or SC_ELIMIT. */
 int sc_set_replica_path(const struct sc_set *s, uint64_t shard, uint32_t r,
 			char *buf, size_t n);
+
+/* 1 when replica r of shard lies on an S3 node (docs/S3.md section 8). */
+int sc_set_replica_is_s3(const struct sc_set *s, uint64_t shard, uint32_t r);
+
+/*
+ * A descriptor whose bytes [0, stored_bytes) are replica r of shard, on an
+ * S3 node: from the cache directory, or fetched, checked against the
+ * manifest's SHA-256 and cached (store/s3node.h). verify 1 also checks a
+ * cached copy whole. The caller closes *fd. 0 or negative with err naming
+ * the object. The set's S3 client and cache are opened on first use.
+ */
+int sc_set_replica_fetch(struct sc_set *s, uint64_t shard, uint32_t r, int verify,
+			 int *fd, char *err, size_t errlen);
+
+/*
+ * Start fetching replica r of shard (on an S3 node) whole into the cache,
+ * ahead of its sc_set_replica_fetch() (store/s3node.h sc_s3node_prefetch:
+ * a bounded number at once, in the background). 1 queued, 0 nothing to do
+ * (not on an S3 node, already queued), -EAGAIN when as many as allowed
+ * are queued (ask again later), other negative when it cannot start;
+ * failures of the fetch itself are reported by sc_set_replica_fetch().
+ */
+int sc_set_replica_prefetch(struct sc_set *s, uint64_t shard, uint32_t r);
+
+struct sc_shard_index;
+
+/* One replica whose index sc_set_replica_indexes() loads. */
+struct sc_set_index {
+	uint64_t shard;              /* in */
+	uint32_t replica;            /* in: on an S3 node */
+	struct sc_shard_index *ix;   /* out: the caller frees; NULL on failure */
+	int rc;                      /* out: 0 or negative with err */
+	char err[1024];              /* out: what is wrong, naming the object */
+};
+
+/*
+ * Load the indexes of n replicas on S3 nodes, many at once, without
+ * fetching them whole (a cached copy, or ranged GETs of their trailers;
+ * store/s3node.h sc_s3node_load_indexes). Each v[i] gets its own result;
+ * the indexes are not compared with the manifest here. Returns 0, or
+ * negative with err when the call as a whole failed (then every v[i].rc
+ * says so too).
+ */
+int sc_set_replica_indexes(struct sc_set *s, struct sc_set_index *v, size_t n,
+			   char *err, size_t errlen);
 
 /*
  * Decode frame `frame` of shard `shard` into *out (reset first), verified

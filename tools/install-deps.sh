@@ -18,6 +18,8 @@ set -eu
 # only; fusermount3 mounts for users other than root).
 # libcurl4-openssl-dev: HTTP of the S3 client (io/s3.c). Ceph itself, for
 # `make test-ceph`, is installed by tools/ceph-up.sh when it is needed.
+# Slurm and munge, for `make test-slurm` (the partitioned ingest's
+# --launcher slurm), are installed by tools/slurm-up.sh when it is needed.
 PKGS="build-essential pkg-config libzstd-dev zstd liburing-dev libxxhash-dev
 xxhash libssl-dev libcmocka-dev libutf8proc-dev zlib1g-dev gzip python3
 libfuse3-dev fuse3 python3-torch fio libcurl4-openssl-dev"

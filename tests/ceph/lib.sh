@@ -15,3 +15,20 @@ rgw_pid() {
 gateway_answers() {
 	curl -s -o /dev/null --max-time 5 "$AWS_ENDPOINT_URL/"
 }
+
+# s3curl ARGS... : curl signed for the cluster (SigV4, unsigned payload)
+s3curl() {
+	curl -s --fail-with-body --aws-sigv4 "aws:amz:${AWS_REGION:-us-east-1}:s3" \
+		--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+		-H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$@"
+}
+
+# make_jsonl FILE N : N distinct JSONL records with some repeats
+make_jsonl() {
+	awk -v n="$2" 'BEGIN { for (i = 0; i < n; i++) printf "{\"text\":\"record %d of the ceph set tests, %s\",\"id\":%d}\n", i % (n - n / 10), substr("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor", 1 + i % 40), i }' > "$1"
+}
+
+# replica_of SET SHARD R : "NODE_PATH SHARD_NAME" of replica R of shard SHARD
+replica_of() {
+	python3 -c 'import json,sys; m=json.load(open(sys.argv[1]+"/manifest.json")); s=m["shards"][int(sys.argv[2])]; print(m["nodes"][s["replicas"][int(sys.argv[3])]]["path"], s["name"])' "$1" "$2" "$3"
+}

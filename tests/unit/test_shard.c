@@ -762,6 +762,72 @@ static void test_frame_bitflips(void **unused)
 	shard_release(&s);
 }
 
+/* The index from only the end of a shard (what an S3 reader fetches):
+ * the footer says how much, any longer tail parses the same, a shorter
+ * one is refused, and trailer bit flips fail as they do for the whole. */
+static void test_index_from_tail(void **unused)
+{
+	struct sc_shard_index *ix = NULL, *whole;
+	struct shard s;
+	char err[ERRLEN];
+	uint64_t need = 0;
+	const char *end;
+
+	(void)unused;
+	shard_make(&s, 31, 5, NULL, 7, 100);
+	whole = parse_ok(s.file.data, s.file.len);
+	end = s.file.data + s.file.len;
+	assert_int_equal(sc_shard_trailer_size(end - SC_SHARD_FOOTER_SIZE, s.file.len, &need,
+					       err, sizeof(err)), 0);
+	assert_int_equal(need, s.trailer);
+	for (size_t len = need; len <= s.file.len; len++) {
+		assert_int_equal(sc_shard_index_parse_tail(end - len, len, s.file.len, &ix, err,
+							   sizeof(err)), 0);
+		assert_int_equal(ix->frame_count, whole->frame_count);
+		assert_int_equal(ix->record_count, whole->record_count);
+		assert_int_equal(ix->file_size, whole->file_size);
+		assert_memory_equal(ix->frame_offset, whole->frame_offset,
+				    (whole->frame_count + 1) * sizeof(uint64_t));
+		assert_memory_equal(ix->records, whole->records,
+				    whole->frame_count * sizeof(uint32_t));
+		sc_shard_index_free(ix);
+	}
+	for (size_t len = SC_SHARD_FOOTER_SIZE; len < need; len++) {
+		assert_int_equal(sc_shard_index_parse_tail(end - len, len, s.file.len, &ix, err,
+							   sizeof(err)), SC_EUSAGE);
+		assert_null(ix);
+	}
+	/* the same tail claimed for a shorter or longer file */
+	assert_true(sc_shard_index_parse_tail(end - need, need, s.file.len - 1, &ix, err,
+					      sizeof(err)) < 0);
+	assert_true(sc_shard_index_parse_tail(end - need, need, s.file.len + 1, &ix, err,
+					      sizeof(err)) < 0);
+	assert_null(ix);
+	/* like sc_shard_index_load (no frame at hand): a flip fails, or it is
+	 * in a frame's checksum or decoded size, which decoding that frame
+	 * (and the manifest's raw_bytes) then catch */
+	for (size_t at = s.file.len - need; at < s.file.len; at++) {
+		s.file.data[at] ^= 0x10;
+		if (!sc_shard_index_parse_tail(end - need, need, s.file.len, &ix, err,
+					       sizeof(err))) {
+			assert_memory_equal(ix->frame_offset, whole->frame_offset,
+					    (whole->frame_count + 1) * sizeof(uint64_t));
+			assert_memory_equal(ix->records, whole->records,
+					    whole->frame_count * sizeof(uint32_t));
+			assert_true(memcmp(ix->checksum, whole->checksum,
+					   whole->frame_count * sizeof(uint32_t)) ||
+				    memcmp(ix->dsize, whole->dsize,
+					   whole->frame_count * sizeof(uint32_t)));
+			sc_shard_index_free(ix);
+			ix = NULL;
+		}
+		assert_null(ix);
+		s.file.data[at] ^= 0x10;
+	}
+	sc_shard_index_free(whole);
+	shard_release(&s);
+}
+
 static void test_truncation(void **unused)
 {
 	struct sc_shard_index *ix = NULL;
@@ -1029,6 +1095,7 @@ int main(void)
 		cmocka_unit_test(test_trailer_bitflips),
 		cmocka_unit_test(test_frame_bitflips),
 		cmocka_unit_test(test_truncation),
+		cmocka_unit_test(test_index_from_tail),
 		cmocka_unit_test(test_hostile_fields),
 		cmocka_unit_test(test_reader),
 	};

@@ -1,0 +1,150 @@
+/*
+ * s3node.h - storage nodes that are S3 locations (`--node s3://BUCKET/PREFIX`,
+ * docs/S3.md section 8): what the set writer, the reader and verify do
+ * with a replica whose node is an S3 location instead of a directory.
+ *
+ * A replica on an S3 node is the object PREFIX/NAME (NAME being the
+ * shard's name in the manifest, SET_ID/gGEN/NNNNNN.zst) in BUCKET. The
+ * writer stages each shard as a local file, fsyncs it, uploads it
+ * (multipart above the client's threshold) and checks the stored size
+ * with a HEAD before the shard counts as durable. Readers fetch a shard
+ * with ranged GETs, several in flight, check its SHA-256 against the
+ * manifest, keep it in the cache directory (io/objcache.h) keyed by that
+ * SHA-256, and read it back through a plain file descriptor, so frames go
+ * through the same io_uring path as replicas on local nodes.
+ *
+ * Configuration comes from the environment (AWS conventions, io/s3.h
+ * sc_s3_config_from_env); the CLI's --s3-endpoint sets AWS_ENDPOINT_URL_S3
+ * and --cache-dir / --cache-size set SHARDCTL_CACHE_DIR / SHARDCTL_CACHE_SIZE.
+ *
+ * A handle is used by one thread at a time (like struct sc_s3).
+ */
+#ifndef SC_S3NODE_H
+#define SC_S3NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "manifest.h"
+#include "shard.h"
+
+/* Limits, all in one place. */
+#define SC_S3NODE_CHUNK          (2u << 20)  /* bytes of one ranged GET of a shard */
+#define SC_S3NODE_FETCH_TRIES    3           /* whole-shard fetches before a replica is bad */
+#define SC_S3NODE_FETCH_BACKOFF_MS 200       /* wait before the 2nd fetch, doubled after */
+#define SC_S3NODE_SHARD_MAX      (1ull << 30) /* bytes of a shard a reader fetches (memory) */
+#define SC_S3NODE_TAIL_BYTES     (64u << 10) /* bytes at a shard's end the first index GET reads */
+#define SC_S3NODE_INDEX_INFLIGHT 64          /* index GETs submitted at once (memory: x TAIL) */
+#define SC_S3NODE_PREFETCH_SHARDS 8          /* whole shards queued or being fetched ahead */
+#define SC_S3NODE_PREFETCH_BYTES (256ull << 20) /* bytes of shards being fetched ahead (memory) */
+#define SC_S3NODE_PREFETCH_HELD  8           /* fetched-ahead shards held outside the cache */
+#define SC_S3NODE_PREFETCH_POLL_MS 5         /* how soon the fetch thread sees a new request */
+#define SC_S3NODE_ERR_MAX        1024        /* bytes of one replica's message */
+
+/* 1 when a node path (as given or as stored) names an S3 location. */
+int sc_s3node_is(const char *node);
+/* 1 when any node of m is an S3 location. */
+int sc_s3node_any(const struct sc_manifest *m);
+/*
+ * The canonical form of an S3 node, "s3://BUCKET" or "s3://BUCKET/PREFIX"
+ * (what the manifest stores), into buf. 0 or SC_EUSAGE with err.
+ */
+int sc_s3node_canonical(const char *node, char *buf, size_t n, char *err, size_t errlen);
+
+struct sc_s3node;
+
+/*
+ * Open an S3 client from the environment; with_cache 1 also opens the
+ * cache directory (SHARDCTL_CACHE_DIR, else $XDG_CACHE_HOME/shardctl/s3,
+ * else ~/.cache/shardctl/s3; bound SHARDCTL_CACHE_SIZE bytes, default
+ * SC_OBJCACHE_MAX_BYTES_DEFAULT). 0 or negative with err.
+ */
+int sc_s3node_open(int with_cache, struct sc_s3node **out, char *err, size_t errlen);
+void sc_s3node_close(struct sc_s3node *n); /* accepts NULL */
+
+/*
+ * Upload the local file path (size bytes) as NAME on node, then HEAD it:
+ * the stored size must be size. 0 or negative with err naming the object.
+ */
+int sc_s3node_put_file(struct sc_s3node *n, const char *node, const char *name,
+		       const char *path, uint64_t size, char *err, size_t errlen);
+
+/*
+ * A descriptor whose bytes [0, size) are replica NAME on node, whose
+ * SHA-256 must be sha256: from the cache, or fetched (ranged GETs,
+ * several in flight), checked, retried up to SC_S3NODE_FETCH_TRIES times
+ * with backoff when the bytes are wrong or the fetch failed transiently,
+ * and cached. verify_cached 1 also checks a cached copy's SHA-256 (a bad
+ * one is dropped and fetched again). The caller closes *fd.
+ * 0, or negative with err naming the object (-ENOENT missing, SC_ECORRUPT
+ * wrong bytes, ...).
+ */
+int sc_s3node_fetch(struct sc_s3node *n, const char *node, const char *name,
+		    uint64_t size, const unsigned char sha256[32], int verify_cached,
+		    int *fd, char *err, size_t errlen);
+
+/*
+ * Fetch whole replicas ahead of use: queue NAME on node (size bytes,
+ * SHA-256 sha256) for the handle's fetch thread (started on first use,
+ * with a client of its own), which runs up to SC_S3NODE_PREFETCH_SHARDS
+ * such fetches at once (at most SC_S3NODE_PREFETCH_BYTES of them in
+ * memory, in the order asked for), checks each one's SHA-256 and puts it
+ * in the cache. sc_s3node_fetch() of the same replica then waits for it
+ * instead of fetching it again. Nothing is reported here: a failed
+ * prefetch is found (and retried, or reported) by sc_s3node_fetch().
+ * 1 queued, 0 already queued or too large to prefetch, -EAGAIN when
+ * SC_S3NODE_PREFETCH_SHARDS are queued already (ask again later), other
+ * negative when the thread cannot start.
+ */
+int sc_s3node_prefetch(struct sc_s3node *n, const char *node, const char *name,
+		       uint64_t size, const unsigned char sha256[32]);
+
+/* One replica whose index sc_s3node_load_indexes() loads. */
+struct sc_s3node_index {
+	const char *node;            /* in: the S3 node */
+	const char *name;            /* in: the replica's name on it */
+	uint64_t size;               /* in: bytes of the object (the manifest's) */
+	const unsigned char *sha256; /* in: its SHA-256 (the manifest's; the cache key) */
+	struct sc_shard_index *ix;   /* out: its index, the caller frees; NULL on failure */
+	int rc;                      /* out: 0, or negative with err */
+	char err[SC_S3NODE_ERR_MAX]; /* out: what is wrong, naming the object */
+};
+
+/*
+ * Load the shard index (codec/shard.h) of count replicas without fetching
+ * them whole: from a whole copy in the cache when there is one, else with
+ * a ranged GET of the object's last SC_S3NODE_TAIL_BYTES (a second GET of
+ * exactly the trailer when its footer says it is larger), up to
+ * SC_S3NODE_INDEX_INFLIGHT replicas at once (the client runs inflight_max
+ * GETs at a time). A trailer that does not parse is not trusted to say
+ * why: that replica is then fetched whole (SHA-256 checked, cached, with
+ * sc_s3node_fetch's retries) and its index read from that copy, so a
+ * corrupt object is reported as such. Each v[i] gets its own result;
+ * returns 0, or negative only for a failure of the whole call (-ENOMEM).
+ */
+int sc_s3node_load_indexes(struct sc_s3node *n, struct sc_s3node_index *v, size_t count);
+
+/*
+ * Check replica NAME on node without the cache: HEAD (present, size
+ * bytes), and with deep 1 its SHA-256 by a full fetch. 0 healthy, -ENOENT
+ * missing, SC_ECORRUPT wrong size or bytes, other negative when it could
+ * not be checked; what is wrong in err.
+ */
+int sc_s3node_check(struct sc_s3node *n, const char *node, const char *name,
+		    uint64_t size, const unsigned char sha256[32], int deep,
+		    char *err, size_t errlen);
+
+/* Delete NAME on node (best effort for clean-up). 0 or negative with err. */
+int sc_s3node_delete(struct sc_s3node *n, const char *node, const char *name,
+		     char *err, size_t errlen);
+
+/*
+ * Delete every object under PREFIX/SET_ID/gN/ on node for generations N
+ * other than keep (clean-up after a commit or an aborted ingest).
+ * Returns the number deleted or negative with err.
+ */
+int64_t sc_s3node_remove_generations(struct sc_s3node *n, const char *node,
+				     const char *set_id, uint64_t keep,
+				     char *err, size_t errlen);
+
+#endif

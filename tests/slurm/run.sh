@@ -1,0 +1,77 @@
+#!/bin/sh
+# Partitioned-ingest tests against a real Slurm cluster (`make test-slurm`):
+# start slurmctld and several slurmd nodes on 127.0.0.1 (tools/slurm-up.sh,
+# which installs Slurm's and munge's Debian packages when missing), run
+# every tests/slurm/t_*.sh, and stop the cluster whatever happens
+# (tools/slurm-down.sh, by recorded PIDs).
+#
+# Each test runs in its own temporary directory with SLURM_CONF set (so
+# sbatch, squeue and scancel talk to this cluster) and SHARDCTL, REPO_DIR,
+# TESTS_DIR (tests/cli, whose helpers the tests use) and SLURM_TESTS_DIR
+# set. Exit 0 passes, 77 skips (say why), anything else fails. If the
+# cluster cannot start, the suite fails with the reason: it never passes
+# without having run.
+#
+# usage: SHARDCTL=/abs/shardctl sh tests/slurm/run.sh [t_name ...]
+here=$(cd "$(dirname "$0")" && pwd)
+REPO_DIR=$(cd "$here/../.." && pwd)
+: "${SHARDCTL:?set SHARDCTL to the shardctl binary}"
+export SHARDCTL REPO_DIR TESTS_DIR="$REPO_DIR/tests/cli" SLURM_TESTS_DIR="$here"
+
+SLURM_DIR=$(mktemp -d /tmp/scs.XXXXXX) || { echo "slurm: FAILED: mktemp"; exit 1; }
+uplog=$SLURM_DIR.up.log
+cleanup() {
+	"$REPO_DIR/tools/slurm-down.sh" "$SLURM_DIR" > "$SLURM_DIR.down.log" 2>&1 ||
+		{ echo "slurm: stopping the cluster failed:"; cat "$SLURM_DIR.down.log"; }
+	rm -f "$uplog" "$SLURM_DIR.down.log"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+start=$(date +%s)
+if ! SC_SLURM_NODES=${SC_SLURM_NODES:-3} "$REPO_DIR/tools/slurm-up.sh" "$SLURM_DIR" > "$uplog" 2>&1; then
+	sed 's/^/    /' "$uplog" | tail -n 60
+	echo "slurm: FAILED: the Slurm cluster did not start (the reason is above)"
+	echo "slurm: 0 passed, 1 failed"
+	exit 1
+fi
+# shellcheck disable=SC1091
+. "$SLURM_DIR/env.sh"
+echo "slurm: cluster up in $(( $(date +%s) - start ))s: $(sinfo -h -N -o %N | sort -u | tr '\n' ' ')"
+
+pass=0 fail=0 skip=0
+if [ $# -gt 0 ]; then
+	list=""
+	for t in "$@"; do list="$list $here/$t.sh"; done
+else
+	list=$(ls "$here"/t_*.sh 2>/dev/null)
+fi
+for t in $list; do
+	name=$(basename "$t" .sh)
+	dir=$(mktemp -d "${TMPDIR:-/tmp}/shardctl-slurm-$name.XXXXXX")
+	tstart=$(date +%s)
+	(cd "$dir" && bash "$t") > "$dir.log" 2>&1
+	rc=$?
+	secs=$(( $(date +%s) - tstart ))
+	if [ $rc -eq 0 ]; then
+		pass=$((pass + 1)); echo "ok    $name (${secs}s)"
+		rm -rf "$dir" "$dir.log"
+	elif [ $rc -eq 77 ]; then
+		skip=$((skip + 1)); echo "SKIP  $name: $(tail -n 1 "$dir.log")"
+		rm -rf "$dir" "$dir.log"
+	else
+		fail=$((fail + 1)); echo "FAIL  $name (exit $rc), log:"
+		sed 's/^/    /' "$dir.log" | tail -n 60
+		rm -rf "$dir" "$dir.log"
+	fi
+	# no job of a test may outlive it
+	left=$(squeue -h -o %A 2>/dev/null | sort -u)
+	if [ -n "$left" ]; then
+		echo "slurm: $name left jobs behind: $left"
+		# shellcheck disable=SC2086
+		scancel $left 2>/dev/null
+		fail=$((fail + 1))
+	fi
+done
+echo "slurm: $pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ] && [ $pass -gt 0 ]
