@@ -55,21 +55,6 @@ _Static_assert(SC_SHARD_FOOTER_SIZE == ST_FOOTER_SIZE, "public footer size");
 #define ZFHD_DICT_ID     0x03u /* Dictionary_ID_flag: shards use none */
 #define ZFRAME_CHECKSUM  4u    /* Content_Checksum bytes at the frame end */
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 static uint16_t get_le16(const unsigned char *p)
 {
 	return (uint16_t)(p[0] | p[1] << 8);
@@ -452,24 +437,24 @@ static int parse_footer(const unsigned char *ft, uint64_t file_size,
 	unsigned desc = ft[4];
 
 	if (sc_get_le32(ft + 5) != SC_SEEKABLE_MAGIC)
-		return fail(err, errlen, SC_ECORRUPT, "seek table: bad footer magic");
+		return sc_fail(err, errlen, SC_ECORRUPT, "seek table: bad footer magic");
 	if (desc & ST_RESERVED_BITS)
-		return fail(err, errlen, SC_EVERSION,
+		return sc_fail(err, errlen, SC_EVERSION,
 			    "seek table: reserved descriptor bits set (0x%02x)", desc);
 	if (!(desc & ST_CHECKSUM_FLAG))
-		return fail(err, errlen, SC_EVERSION,
+		return sc_fail(err, errlen, SC_EVERSION,
 			    "seek table: no per-frame checksums (checksum flag clear)");
 	if (desc & ST_UNUSED_BITS)
-		return fail(err, errlen, SC_EVERSION,
+		return sc_fail(err, errlen, SC_EVERSION,
 			    "seek table: unused descriptor bits set (0x%02x)", desc);
 	g->frames = sc_get_le32(ft);
 	if (g->frames > SC_SHARD_FRAMES_MAX)
-		return fail(err, errlen, SC_ECORRUPT, "seek table: %" PRIu32
+		return sc_fail(err, errlen, SC_ECORRUPT, "seek table: %" PRIu32
 			    " frames exceeds the limit of %u", g->frames, SC_SHARD_FRAMES_MAX);
 	g->st_size = ST_FIXED_SIZE + (uint64_t)ST_ENTRY_SIZE * g->frames;
 	g->ri_size = RI_FIXED_SIZE + (uint64_t)RI_ENTRY_SIZE * g->frames;
 	if (g->st_size > file_size)
-		return fail(err, errlen, SC_ECORRUPT, "seek table: %" PRIu64
+		return sc_fail(err, errlen, SC_ECORRUPT, "seek table: %" PRIu64
 			    " bytes for %" PRIu32 " frames but file has %" PRIu64,
 			    g->st_size, g->frames, file_size);
 	return 0;
@@ -487,21 +472,21 @@ static int parse_seek_table(const unsigned char *st, uint64_t file_size,
 	uint64_t coff = 0, roff = 0, trailer;
 
 	if (sc_get_le32(st) != SC_SEEK_TABLE_SKIP_MAGIC)
-		return fail(err, errlen, SC_ECORRUPT, "seek table: bad skippable frame magic");
+		return sc_fail(err, errlen, SC_ECORRUPT, "seek table: bad skippable frame magic");
 	if (sc_get_le32(st + 4) != g->st_size - SKIP_HEADER_SIZE)
-		return fail(err, errlen, SC_ECORRUPT, "seek table: frame size %" PRIu32
+		return sc_fail(err, errlen, SC_ECORRUPT, "seek table: frame size %" PRIu32
 			    " does not match %" PRIu32 " frames", sc_get_le32(st + 4), g->frames);
 	for (uint32_t i = 0; i < g->frames; i++, e += ST_ENTRY_SIZE) {
 		uint32_t c = sc_get_le32(e), d = sc_get_le32(e + 4);
 
 		if (c == 0)
-			return fail(err, errlen, SC_ECORRUPT,
+			return sc_fail(err, errlen, SC_ECORRUPT,
 				    "seek table: frame %" PRIu32 ": zero compressed size", i);
 		if (d > FRAME_RAW_MAX)
-			return fail(err, errlen, SC_ECORRUPT, "seek table: frame %" PRIu32
+			return sc_fail(err, errlen, SC_ECORRUPT, "seek table: frame %" PRIu32
 				    ": decompressed size %" PRIu32 " exceeds the limit", i, d);
 		if (c > ZSTD_compressBound(d))
-			return fail(err, errlen, SC_ECORRUPT, "seek table: frame %" PRIu32
+			return sc_fail(err, errlen, SC_ECORRUPT, "seek table: frame %" PRIu32
 				    ": compressed size %" PRIu32 " too large for %" PRIu32
 				    " bytes of content", i, c, d);
 		ix->csize[i] = c;
@@ -519,7 +504,7 @@ static int parse_seek_table(const unsigned char *st, uint64_t file_size,
 	ix->raw_bytes = roff;
 	trailer = g->st_size + g->ri_size;
 	if (coff > UINT64_MAX - trailer || coff + trailer != file_size)
-		return fail(err, errlen, SC_ECORRUPT, "seek table: sizes add up to %" PRIu64
+		return sc_fail(err, errlen, SC_ECORRUPT, "seek table: sizes add up to %" PRIu64
 			    " bytes but file has %" PRIu64,
 			    coff > UINT64_MAX - trailer ? UINT64_MAX : coff + trailer, file_size);
 	ix->file_size = file_size;
@@ -536,38 +521,38 @@ static int parse_recidx(const unsigned char *ri, const struct trailer_geom *g,
 	unsigned v;
 
 	if (sc_get_le32(ri) != SC_RECIDX_SKIP_MAGIC)
-		return fail(err, errlen, SC_ECORRUPT, "record index: bad skippable frame magic");
+		return sc_fail(err, errlen, SC_ECORRUPT, "record index: bad skippable frame magic");
 	if (sc_get_le32(ri + 4) != g->ri_size - SKIP_HEADER_SIZE)
-		return fail(err, errlen, SC_ECORRUPT, "record index: frame size %" PRIu32
+		return sc_fail(err, errlen, SC_ECORRUPT, "record index: frame size %" PRIu32
 			    " does not match %" PRIu32 " frames", sc_get_le32(ri + 4), g->frames);
 	if (sc_get_le32(pl) != SC_RECIDX_MAGIC)
-		return fail(err, errlen, SC_ECORRUPT, "record index: bad magic");
+		return sc_fail(err, errlen, SC_ECORRUPT, "record index: bad magic");
 	v = get_le16(pl + 4);
 	if (v != SC_SHARD_FORMAT_VERSION)
-		return fail(err, errlen, SC_EVERSION,
+		return sc_fail(err, errlen, SC_EVERSION,
 			    "record index: unsupported format version %u", v);
 	if (sc_get_le32(pl + 8) != g->frames)
-		return fail(err, errlen, SC_ECORRUPT, "record index: %" PRIu32
+		return sc_fail(err, errlen, SC_ECORRUPT, "record index: %" PRIu32
 			    " frames but the seek table has %" PRIu32,
 			    sc_get_le32(pl + 8), g->frames);
 	if (sc_get_le64(pl + hashed) != XXH64(pl, hashed, 0))
-		return fail(err, errlen, SC_ECORRUPT, "record index: checksum mismatch");
+		return sc_fail(err, errlen, SC_ECORRUPT, "record index: checksum mismatch");
 	if (get_le16(pl + 6) != 0)
-		return fail(err, errlen, SC_EVERSION, "record index: unsupported flags 0x%04x",
+		return sc_fail(err, errlen, SC_EVERSION, "record index: unsupported flags 0x%04x",
 			    (unsigned)get_le16(pl + 6));
 	if (sc_get_le32(pl + 12) != 0)
-		return fail(err, errlen, SC_EVERSION, "record index: reserved field is %" PRIu32,
+		return sc_fail(err, errlen, SC_EVERSION, "record index: reserved field is %" PRIu32,
 			    sc_get_le32(pl + 12));
 	ix->record_count = sc_get_le64(pl + 16);
 	for (uint32_t i = 0; i < g->frames; i++) {
 		uint32_t r = sc_get_le32(pl + RI_HEAD_SIZE + (size_t)RI_ENTRY_SIZE * i);
 
 		if (r == 0)
-			return fail(err, errlen, SC_ECORRUPT,
+			return sc_fail(err, errlen, SC_ECORRUPT,
 				    "record index: frame %" PRIu32 ": zero records", i);
 		/* every record ends in '\n', so it takes at least one byte */
 		if (r > ix->dsize[i])
-			return fail(err, errlen, SC_ECORRUPT, "record index: frame %" PRIu32
+			return sc_fail(err, errlen, SC_ECORRUPT, "record index: frame %" PRIu32
 				    ": %" PRIu32 " records in %" PRIu32 " bytes", i, r, ix->dsize[i]);
 		ix->records[i] = r;
 		ix->first_record[i] = sum;
@@ -575,7 +560,7 @@ static int parse_recidx(const unsigned char *ri, const struct trailer_geom *g,
 	}
 	ix->first_record[g->frames] = sum;
 	if (sum != ix->record_count)
-		return fail(err, errlen, SC_ECORRUPT, "record index: frames hold %" PRIu64
+		return sc_fail(err, errlen, SC_ECORRUPT, "record index: frames hold %" PRIu64
 			    " records but the total says %" PRIu64, sum, ix->record_count);
 	return 0;
 }
@@ -590,14 +575,14 @@ int sc_shard_index_parse(const void *file, size_t size,
 
 	*out = NULL;
 	if (size < ST_FOOTER_SIZE)
-		return fail(err, errlen, SC_ECORRUPT,
+		return sc_fail(err, errlen, SC_ECORRUPT,
 			    "seek table: file too short for a footer (%zu bytes)", size);
 	rc = parse_footer(f + size - ST_FOOTER_SIZE, size, &g, err, errlen);
 	if (rc)
 		return rc;
 	rc = index_alloc(g.frames, &ix);
 	if (rc)
-		return fail(err, errlen, rc, "out of memory for %" PRIu32 " frames", g.frames);
+		return sc_fail(err, errlen, rc, "out of memory for %" PRIu32 " frames", g.frames);
 	rc = parse_seek_table(f + size - g.st_size, size, &g, ix, err, errlen);
 	if (rc)
 		goto out_free;
@@ -611,7 +596,7 @@ int sc_shard_index_parse(const void *file, size_t size,
 		rc = frame_check_header(f + ix->frame_offset[i], ix->csize[i], ix->dsize[i],
 					ix->checksum[i], &why);
 		if (rc) {
-			fail(err, errlen, rc, "seek table: frame %" PRIu32 ": %s", i, why);
+			sc_fail(err, errlen, rc, "seek table: frame %" PRIu32 ": %s", i, why);
 			goto out_free;
 		}
 	}
@@ -630,18 +615,18 @@ static int pread_full(int fd, void *buf, size_t n, uint64_t off, const char *wha
 	size_t done = 0;
 
 	if (off > (uint64_t)INT64_MAX - n)
-		return fail(err, errlen, SC_ECORRUPT, "%s: offset out of range", what);
+		return sc_fail(err, errlen, SC_ECORRUPT, "%s: offset out of range", what);
 	while (done < n) {
 		ssize_t r = pread(fd, p + done, n - done, (off_t)(off + done));
 
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			return fail(err, errlen, -errno, "%s: read failed at offset %" PRIu64
+			return sc_fail(err, errlen, -errno, "%s: read failed at offset %" PRIu64
 				    ": %s", what, off + done, strerror(errno));
 		}
 		if (r == 0)
-			return fail(err, errlen, SC_ECORRUPT, "%s: file ends at offset %" PRIu64
+			return sc_fail(err, errlen, SC_ECORRUPT, "%s: file ends at offset %" PRIu64
 				    ", before its stated size", what, off + done);
 		done += (size_t)r;
 	}
@@ -659,7 +644,7 @@ int sc_shard_index_load(int fd, uint64_t file_size, struct sc_shard_index **out,
 
 	*out = NULL;
 	if (file_size < ST_FOOTER_SIZE)
-		return fail(err, errlen, SC_ECORRUPT, "seek table: file too short for a footer"
+		return sc_fail(err, errlen, SC_ECORRUPT, "seek table: file too short for a footer"
 			    " (%" PRIu64 " bytes)", file_size);
 	rc = pread_full(fd, footer, sizeof(footer), file_size - ST_FOOTER_SIZE,
 			"seek table", err, errlen);
@@ -670,11 +655,11 @@ int sc_shard_index_load(int fd, uint64_t file_size, struct sc_shard_index **out,
 		return rc;
 	rc = index_alloc(g.frames, &ix);
 	if (rc)
-		return fail(err, errlen, rc, "out of memory for %" PRIu32 " frames", g.frames);
+		return sc_fail(err, errlen, rc, "out of memory for %" PRIu32 " frames", g.frames);
 	/* st_size and ri_size are bounded by SC_SHARD_FRAMES_MAX: both fit size_t */
 	buf = malloc((size_t)(g.st_size > g.ri_size ? g.st_size : g.ri_size));
 	if (!buf) {
-		rc = fail(err, errlen, -ENOMEM, "out of memory for %" PRIu32 " frames", g.frames);
+		rc = sc_fail(err, errlen, -ENOMEM, "out of memory for %" PRIu32 " frames", g.frames);
 		goto out_free;
 	}
 	rc = pread_full(fd, buf, (size_t)g.st_size, file_size - g.st_size, "seek table",
@@ -705,13 +690,13 @@ int sc_shard_trailer_size(const void *footer, uint64_t file_size, uint64_t *byte
 
 	*bytes = 0;
 	if (file_size < ST_FOOTER_SIZE)
-		return fail(err, errlen, SC_ECORRUPT, "seek table: file too short for a footer"
+		return sc_fail(err, errlen, SC_ECORRUPT, "seek table: file too short for a footer"
 			    " (%" PRIu64 " bytes)", file_size);
 	rc = parse_footer(footer, file_size, &g, err, errlen);
 	if (rc)
 		return rc;
 	if (g.st_size + g.ri_size > file_size)
-		return fail(err, errlen, SC_ECORRUPT, "seek table: a trailer of %" PRIu64
+		return sc_fail(err, errlen, SC_ECORRUPT, "seek table: a trailer of %" PRIu64
 			    " bytes for %" PRIu32 " frames but file has %" PRIu64,
 			    g.st_size + g.ri_size, g.frames, file_size);
 	*bytes = g.st_size + g.ri_size;
@@ -729,18 +714,18 @@ int sc_shard_index_parse_tail(const void *tail, size_t len, uint64_t file_size,
 
 	*out = NULL;
 	if (len < ST_FOOTER_SIZE || len > file_size)
-		return fail(err, errlen, SC_ECORRUPT, "seek table: %zu bytes of the end of a "
+		return sc_fail(err, errlen, SC_ECORRUPT, "seek table: %zu bytes of the end of a "
 			    "%" PRIu64 "-byte file hold no footer", len, file_size);
 	rc = sc_shard_trailer_size(t + len - ST_FOOTER_SIZE, file_size, &need, err, errlen);
 	if (rc)
 		return rc;
 	if (need > len)
-		return fail(err, errlen, SC_EUSAGE, "seek table: the trailer takes %" PRIu64
+		return sc_fail(err, errlen, SC_EUSAGE, "seek table: the trailer takes %" PRIu64
 			    " bytes, %zu given", need, len);
 	parse_footer(t + len - ST_FOOTER_SIZE, file_size, &g, NULL, 0);
 	rc = index_alloc(g.frames, &ix);
 	if (rc)
-		return fail(err, errlen, rc, "out of memory for %" PRIu32 " frames", g.frames);
+		return sc_fail(err, errlen, rc, "out of memory for %" PRIu32 " frames", g.frames);
 	rc = parse_seek_table(t + len - g.st_size, file_size, &g, ix, err, errlen);
 	/* sizes add up: the record index starts at data_bytes, inside the tail */
 	if (!rc)
@@ -792,38 +777,38 @@ int sc_shard_reader_open(const char *path, struct sc_shard_reader **out,
 	*out = NULL;
 	r = calloc(1, sizeof(*r));
 	if (!r)
-		return fail(err, errlen, -ENOMEM, "shard '%s': out of memory", path);
+		return sc_fail(err, errlen, -ENOMEM, "shard '%s': out of memory", path);
 	r->fd = -1;
 	sc_buf_init(&r->in, ZSTD_compressBound(FRAME_RAW_MAX));
 	r->path = strdup(path);
 	if (!r->path) {
-		rc = fail(err, errlen, -ENOMEM, "shard '%s': out of memory", path);
+		rc = sc_fail(err, errlen, -ENOMEM, "shard '%s': out of memory", path);
 		goto out_close;
 	}
 	/* O_NONBLOCK: a FIFO in a shard's place is refused below, not waited on */
 	r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (r->fd < 0) {
-		rc = fail(err, errlen, -errno, "shard '%s': cannot open: %s", path,
+		rc = sc_fail(err, errlen, -errno, "shard '%s': cannot open: %s", path,
 			  strerror(errno));
 		goto out_close;
 	}
 	if (fstat(r->fd, &st)) {
-		rc = fail(err, errlen, -errno, "shard '%s': cannot stat: %s", path,
+		rc = sc_fail(err, errlen, -errno, "shard '%s': cannot stat: %s", path,
 			  strerror(errno));
 		goto out_close;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		rc = fail(err, errlen, SC_EFORMAT, "shard '%s': not a regular file", path);
+		rc = sc_fail(err, errlen, SC_EFORMAT, "shard '%s': not a regular file", path);
 		goto out_close;
 	}
 	rc = sc_shard_index_load(r->fd, (uint64_t)st.st_size, &r->ix, msg, sizeof(msg));
 	if (rc) {
-		fail(err, errlen, rc, "shard '%s': %s", path, msg);
+		sc_fail(err, errlen, rc, "shard '%s': %s", path, msg);
 		goto out_close;
 	}
 	rc = sc_frame_decoder_new(&r->dec);
 	if (rc) {
-		fail(err, errlen, rc, "shard '%s': cannot create a decoder: %s", path,
+		sc_fail(err, errlen, rc, "shard '%s': cannot create a decoder: %s", path,
 		     sc_strerror(rc));
 		goto out_close;
 	}
@@ -845,23 +830,23 @@ int sc_shard_reader_open_fd(int fd, uint64_t size, const char *name,
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		close(fd);
-		return fail(err, errlen, -ENOMEM, "shard '%s': out of memory", name);
+		return sc_fail(err, errlen, -ENOMEM, "shard '%s': out of memory", name);
 	}
 	r->fd = fd;
 	sc_buf_init(&r->in, ZSTD_compressBound(FRAME_RAW_MAX));
 	r->path = strdup(name);
 	if (!r->path) {
-		rc = fail(err, errlen, -ENOMEM, "shard '%s': out of memory", name);
+		rc = sc_fail(err, errlen, -ENOMEM, "shard '%s': out of memory", name);
 		goto out_close;
 	}
 	rc = sc_shard_index_load(r->fd, size, &r->ix, msg, sizeof(msg));
 	if (rc) {
-		fail(err, errlen, rc, "shard '%s': %s", name, msg);
+		sc_fail(err, errlen, rc, "shard '%s': %s", name, msg);
 		goto out_close;
 	}
 	rc = sc_frame_decoder_new(&r->dec);
 	if (rc) {
-		fail(err, errlen, rc, "shard '%s': cannot create a decoder: %s", name,
+		sc_fail(err, errlen, rc, "shard '%s': cannot create a decoder: %s", name,
 		     sc_strerror(rc));
 		goto out_close;
 	}
@@ -887,26 +872,26 @@ int sc_shard_reader_frame(struct sc_shard_reader *r, uint32_t i,
 
 	out->len = 0;
 	if (i >= ix->frame_count)
-		return fail(err, errlen, SC_EUSAGE, "shard '%s': frame %" PRIu32
+		return sc_fail(err, errlen, SC_EUSAGE, "shard '%s': frame %" PRIu32
 			    ": out of range (%" PRIu32 " frames)", r->path, i, ix->frame_count);
 	r->in.len = 0;
 	rc = sc_buf_reserve(&r->in, ix->csize[i]);
 	if (rc)
-		return fail(err, errlen, rc, "shard '%s': frame %" PRIu32 ": %s", r->path, i,
+		return sc_fail(err, errlen, rc, "shard '%s': frame %" PRIu32 ": %s", r->path, i,
 			    sc_strerror(rc));
 	rc = pread_full(r->fd, r->in.data, ix->csize[i], ix->frame_offset[i], "data",
 			msg, sizeof(msg));
 	if (rc)
-		return fail(err, errlen, rc, "shard '%s': frame %" PRIu32 ": %s", r->path, i, msg);
+		return sc_fail(err, errlen, rc, "shard '%s': frame %" PRIu32 ": %s", r->path, i, msg);
 	r->in.len = ix->csize[i];
 	rc = frame_decode(r->dec, r->in.data, r->in.len, ix->dsize[i], ix->checksum[i],
 			  out, &why);
 	if (rc)
-		return fail(err, errlen, rc, "shard '%s': frame %" PRIu32 ": %s", r->path, i, why);
+		return sc_fail(err, errlen, rc, "shard '%s': frame %" PRIu32 ": %s", r->path, i, why);
 	/* every record ends in '\n'; a frame that does not is not ours */
 	if (out->len == 0 || out->data[out->len - 1] != '\n') {
 		out->len = 0;
-		return fail(err, errlen, SC_ECORRUPT, "shard '%s': frame %" PRIu32
+		return sc_fail(err, errlen, SC_ECORRUPT, "shard '%s': frame %" PRIu32
 			    ": does not end with a newline", r->path, i);
 	}
 	return 0;

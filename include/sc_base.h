@@ -10,8 +10,10 @@
 #define SC_BASE_H
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,6 +95,26 @@ static inline const char *sc_strerror(int err)
 #define SC_SETFS_FDS             256            /* shard replicas kept open */
 #define SC_SETFS_FILES_EXTRA_MAX 8              /* whole files besides the shards */
 #define SC_SETFS_NAME_MAX        64             /* bytes of a file name, NUL included */
+
+/*
+ * The error idiom of every module that reports through (err, errlen): the
+ * message formatted into err when there is room for one, rc returned, so
+ * that `return sc_fail(err, errlen, SC_ECORRUPT, "...", ...);` is one line.
+ */
+static inline int sc_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static inline int sc_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
 
 /*
  * sc_buf: a growable byte buffer with a hard cap. Growth beyond `max`

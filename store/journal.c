@@ -39,20 +39,6 @@ struct sc_journal_file {
 	char path[SC_PATH_MAX]; /* ROOT/.ingest-journal, for messages */
 };
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (err && errlen)
-		vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 static int is_set_id(const unsigned char *p)
 {
 	for (int i = 0; i < 32; i++)
@@ -114,23 +100,23 @@ static int head_parse(const unsigned char *p, struct sc_journal_head *h, uint64_
 	uint32_t version;
 
 	if (memcmp(p, HEAD_MAGIC, 8))
-		return fail(err, errlen, SC_ECORRUPT, "header: not a shardctl ingest journal "
+		return sc_fail(err, errlen, SC_ECORRUPT, "header: not a shardctl ingest journal "
 			    "(bad magic)");
 	version = sc_get_le32(p + 8);
 	if (version != SC_JOURNAL_VERSION)
-		return fail(err, errlen, SC_EVERSION, "header: version %" PRIu32
+		return sc_fail(err, errlen, SC_EVERSION, "header: version %" PRIu32
 			    " not supported (this shardctl reads version %d)", version,
 			    SC_JOURNAL_VERSION);
 	*hash = XXH64(p, HEAD_HASHED, 0);
 	if (sc_get_le64(p + HEAD_HASHED) != *hash)
-		return fail(err, errlen, SC_ECORRUPT, "header: checksum mismatch");
+		return sc_fail(err, errlen, SC_ECORRUPT, "header: checksum mismatch");
 	if (sc_get_le32(p + 12))
-		return fail(err, errlen, SC_EVERSION, "header: flags 0x%" PRIx32
+		return sc_fail(err, errlen, SC_EVERSION, "header: flags 0x%" PRIx32
 			    " not supported", sc_get_le32(p + 12));
 	if (sc_get_le64(p + 184))
-		return fail(err, errlen, SC_EVERSION, "header: reserved bytes are not zero");
+		return sc_fail(err, errlen, SC_EVERSION, "header: reserved bytes are not zero");
 	if (!is_set_id(p + 16))
-		return fail(err, errlen, SC_ECORRUPT, "header: set id is not 32 lowercase "
+		return sc_fail(err, errlen, SC_ECORRUPT, "header: set id is not 32 lowercase "
 			    "hex digits");
 	memcpy(h->set_id, p + 16, 32);
 	h->set_id[32] = '\0';
@@ -138,7 +124,7 @@ static int head_parse(const unsigned char *p, struct sc_journal_head *h, uint64_
 	h->base_generation = sc_get_le64(p + 56);
 	if (h->generation < 1 || h->generation > UINT64_MAX - 2 ||
 	    h->base_generation != h->generation - 1)
-		return fail(err, errlen, SC_ECORRUPT, "header: generation %" PRIu64
+		return sc_fail(err, errlen, SC_ECORRUPT, "header: generation %" PRIu64
 			    " after %" PRIu64 " is not a generation an ingest writes",
 			    h->generation, h->base_generation);
 	memcpy(h->id.options, p + 64, 32);
@@ -149,10 +135,10 @@ static int head_parse(const unsigned char *p, struct sc_journal_head *h, uint64_
 	h->nnodes = sc_get_le32(p + 176);
 	h->replicas = sc_get_le32(p + 180);
 	if (h->nnodes < 1 || h->nnodes > SC_NODES_MAX)
-		return fail(err, errlen, SC_ECORRUPT, "header: %" PRIu32 " nodes, "
+		return sc_fail(err, errlen, SC_ECORRUPT, "header: %" PRIu32 " nodes, "
 			    "not 1..%d", h->nnodes, SC_NODES_MAX);
 	if (h->replicas < 1 || h->replicas > SC_REPLICAS_MAX || h->replicas > h->nnodes)
-		return fail(err, errlen, SC_ECORRUPT, "header: %" PRIu32 " replicas "
+		return sc_fail(err, errlen, SC_ECORRUPT, "header: %" PRIu32 " replicas "
 			    "with %" PRIu32 " nodes", h->replicas, h->nnodes);
 	return 0;
 }
@@ -169,17 +155,17 @@ static int rec_parse(const unsigned char *p, uint64_t i, uint64_t prev,
 	memset(s, 0, sizeof(*s));
 	*unwritten = 1;
 	if (memcmp(p, REC_MAGIC, 4))
-		return fail(err, errlen, SC_ECORRUPT, "record %" PRIu64 ": bad magic", i);
+		return sc_fail(err, errlen, SC_ECORRUPT, "record %" PRIu64 ": bad magic", i);
 	*hash = XXH64(p, REC_HASHED, prev);
 	if (sc_get_le64(p + REC_HASHED) != *hash)
-		return fail(err, errlen, SC_ECORRUPT, "record %" PRIu64 ": checksum "
+		return sc_fail(err, errlen, SC_ECORRUPT, "record %" PRIu64 ": checksum "
 			    "mismatch", i);
 	*unwritten = 0;
 	if (sc_get_le32(p + 4))
-		return fail(err, errlen, SC_EVERSION, "record %" PRIu64 ": reserved "
+		return sc_fail(err, errlen, SC_EVERSION, "record %" PRIu64 ": reserved "
 			    "bytes are not zero", i);
 	if (sc_get_le64(p + 8) != i)
-		return fail(err, errlen, SC_ECORRUPT, "record %" PRIu64 ": names shard "
+		return sc_fail(err, errlen, SC_ECORRUPT, "record %" PRIu64 ": names shard "
 			    "%" PRIu64, i, sc_get_le64(p + 8));
 	s->records = sc_get_le64(p + 16);
 	s->raw_bytes = sc_get_le64(p + 24);
@@ -189,12 +175,12 @@ static int rec_parse(const unsigned char *p, uint64_t i, uint64_t prev,
 	memcpy(s->sha256, p + 48, 32);
 	if (s->frames < 1 || s->frames > SC_SHARD_FRAMES_MAX || s->records < s->frames ||
 	    s->raw_bytes < s->records || s->stored_bytes < SHARD_MIN_BYTES(s->frames))
-		return fail(err, errlen, SC_ECORRUPT, "record %" PRIu64 ": counts do "
+		return sc_fail(err, errlen, SC_ECORRUPT, "record %" PRIu64 ": counts do "
 			    "not fit together (%" PRIu32 " frames, %" PRIu64 " records, %"
 			    PRIu64 " raw bytes, %" PRIu64 " bytes)", i, s->frames,
 			    s->records, s->raw_bytes, s->stored_bytes);
 	if (s->nreplicas != h->replicas)
-		return fail(err, errlen, SC_ECORRUPT, "record %" PRIu64 ": %" PRIu32
+		return sc_fail(err, errlen, SC_ECORRUPT, "record %" PRIu64 ": %" PRIu32
 			    " replicas, the header says %" PRIu32, i, s->nreplicas,
 			    h->replicas);
 	for (uint32_t r = 0; r < SC_REPLICAS_MAX; r++) {
@@ -202,18 +188,18 @@ static int rec_parse(const unsigned char *p, uint64_t i, uint64_t prev,
 
 		if (r >= s->nreplicas) {
 			if (node)
-				return fail(err, errlen, SC_ECORRUPT, "record %" PRIu64
+				return sc_fail(err, errlen, SC_ECORRUPT, "record %" PRIu64
 					    ": unused replica entry %" PRIu32 " is not zero",
 					    i, r);
 			continue;
 		}
 		if (node >= h->nnodes)
-			return fail(err, errlen, SC_ECORRUPT, "record %" PRIu64 ": replica "
+			return sc_fail(err, errlen, SC_ECORRUPT, "record %" PRIu64 ": replica "
 				    "%" PRIu32 " on node %" PRIu32 " of %" PRIu32, i, r, node,
 				    h->nnodes);
 		for (uint32_t k = 0; k < r; k++)
 			if (s->replica[k] == node)
-				return fail(err, errlen, SC_ECORRUPT, "record %" PRIu64
+				return sc_fail(err, errlen, SC_ECORRUPT, "record %" PRIu64
 					    ": node %" PRIu32 " holds two replicas", i, node);
 		s->replica[r] = node;
 	}
@@ -238,10 +224,10 @@ int sc_journal_parse(const void *data, size_t n, struct sc_journal *j,
 
 	memset(j, 0, sizeof(*j));
 	if (n < SC_JOURNAL_HEAD_BYTES)
-		return fail(err, errlen, SC_ECORRUPT, "%zu bytes, shorter than the "
+		return sc_fail(err, errlen, SC_ECORRUPT, "%zu bytes, shorter than the "
 			    "%d-byte header", n, SC_JOURNAL_HEAD_BYTES);
 	if ((uint64_t)n > SC_JOURNAL_SIZE_MAX)
-		return fail(err, errlen, SC_ECORRUPT, "%zu bytes, more than a journal "
+		return sc_fail(err, errlen, SC_ECORRUPT, "%zu bytes, more than a journal "
 			    "can hold", n);
 	rc = head_parse(p, &j->head, &hash, err, errlen);
 	if (rc)
@@ -299,18 +285,18 @@ int sc_journal_load(const char *root, struct sc_journal *j, char *err, size_t er
 
 	memset(j, 0, sizeof(*j));
 	if (journal_path(root, path, sizeof(path)))
-		return fail(err, errlen, SC_ELIMIT, "set path too long");
+		return sc_fail(err, errlen, SC_ELIMIT, "set path too long");
 	sc_buf_init(&b, (size_t)SC_JOURNAL_SIZE_MAX);
 	rc = sc_read_file(path, (size_t)SC_JOURNAL_SIZE_MAX, &b);
 	if (rc == -ENOENT)
 		goto out;
 	if (rc == SC_ELIMIT)
-		rc = fail(err, errlen, SC_ECORRUPT, "journal '%s': larger than a journal "
+		rc = sc_fail(err, errlen, SC_ECORRUPT, "journal '%s': larger than a journal "
 			  "can be", path);
 	else if (rc)
-		fail(err, errlen, rc, "journal '%s': cannot read: %s", path, sc_strerror(rc));
+		sc_fail(err, errlen, rc, "journal '%s': cannot read: %s", path, sc_strerror(rc));
 	else if ((rc = sc_journal_parse(b.data, b.len, j, msg, sizeof(msg))))
-		fail(err, errlen, rc, "journal '%s': %s", path, msg);
+		sc_fail(err, errlen, rc, "journal '%s': %s", path, msg);
 out:
 	sc_buf_release(&b);
 	return rc;
@@ -330,19 +316,19 @@ int sc_journal_create(const char *root, const struct sc_journal_head *h,
 		return -ENOMEM;
 	if (journal_path(root, f->path, sizeof(f->path))) {
 		free(f);
-		return fail(err, errlen, SC_ELIMIT, "set path too long");
+		return sc_fail(err, errlen, SC_ELIMIT, "set path too long");
 	}
 	f->last = sc_journal_head_encode(h, head);
 	rc = sc_write_file_atomic_why(f->path, head, sizeof(head), why, sizeof(why));
 	if (rc) {
-		fail(err, errlen, rc, "journal '%s': %s: %s", f->path, why, sc_strerror(rc));
+		sc_fail(err, errlen, rc, "journal '%s': %s: %s", f->path, why, sc_strerror(rc));
 		free(f);
 		return rc;
 	}
 	f->fd = open(f->path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (f->fd < 0) {
 		rc = -errno;
-		fail(err, errlen, rc, "journal '%s': cannot open: %s", f->path, strerror(-rc));
+		sc_fail(err, errlen, rc, "journal '%s': cannot open: %s", f->path, strerror(-rc));
 		free(f);
 		return rc;
 	}
@@ -360,14 +346,14 @@ int sc_journal_continue(const char *root, const struct sc_journal *j, uint64_t k
 
 	*out = NULL;
 	if (keep > j->nshards)
-		return fail(err, errlen, SC_EUSAGE, "journal: cannot keep %" PRIu64
+		return sc_fail(err, errlen, SC_EUSAGE, "journal: cannot keep %" PRIu64
 			    " of %" PRIu64 " records", keep, j->nshards);
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
 	if (journal_path(root, f->path, sizeof(f->path))) {
 		free(f);
-		return fail(err, errlen, SC_ELIMIT, "set path too long");
+		return sc_fail(err, errlen, SC_ELIMIT, "set path too long");
 	}
 	size = SC_JOURNAL_HEAD_BYTES + keep * SC_JOURNAL_REC_BYTES;
 	f->fd = open(f->path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -375,7 +361,7 @@ int sc_journal_continue(const char *root, const struct sc_journal *j, uint64_t k
 		op = "truncate";
 	if (f->fd < 0 || ftruncate(f->fd, (off_t)size) || (op = "fsync", fsync(f->fd))) {
 		rc = -errno;
-		fail(err, errlen, rc, "journal '%s': %s failed: %s", f->path, op,
+		sc_fail(err, errlen, rc, "journal '%s': %s failed: %s", f->path, op,
 		     strerror(-rc));
 		if (f->fd >= 0)
 			close(f->fd);
@@ -402,14 +388,14 @@ int sc_journal_append(struct sc_journal_file *f, const struct sc_manifest_shard 
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
-			return fail(err, errlen, w < 0 ? -errno : -EIO, "journal '%s': "
+			return sc_fail(err, errlen, w < 0 ? -errno : -EIO, "journal '%s': "
 				    "write failed: %s", f->path,
 				    w < 0 ? strerror(errno) : "no progress");
 		done += (size_t)w;
 	}
 	while (fdatasync(f->fd)) {
 		if (errno != EINTR)
-			return fail(err, errlen, -errno, "journal '%s': fsync (fdatasync) "
+			return sc_fail(err, errlen, -errno, "journal '%s': fsync (fdatasync) "
 				    "failed: %s", f->path, strerror(errno));
 	}
 	f->records++;
@@ -496,18 +482,18 @@ int sc_journal_check_replica(const char *path, const struct sc_manifest_shard *s
 		*ix = NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "%s", errno == ENOENT ? "missing" :
+		return sc_fail(err, errlen, -errno, "%s", errno == ENOENT ? "missing" :
 			    strerror(errno));
 	if (fstat(fd, &st)) {
-		rc = fail(err, errlen, -errno, "%s", strerror(errno));
+		rc = sc_fail(err, errlen, -errno, "%s", strerror(errno));
 		goto out_close;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		rc = fail(err, errlen, SC_ECORRUPT, "not a regular file");
+		rc = sc_fail(err, errlen, SC_ECORRUPT, "not a regular file");
 		goto out_close;
 	}
 	if ((uint64_t)st.st_size != s->stored_bytes) {
-		rc = fail(err, errlen, SC_ECORRUPT, "size %" PRIu64 ", the journal says %"
+		rc = sc_fail(err, errlen, SC_ECORRUPT, "size %" PRIu64 ", the journal says %"
 			  PRIu64, (uint64_t)st.st_size, s->stored_bytes);
 		goto out_close;
 	}
@@ -526,21 +512,21 @@ int sc_journal_check_replica(const char *path, const struct sc_manifest_shard *s
 	if (!rc)
 		rc = sc_sha256_final(h, md);
 	if (rc) {
-		fail(err, errlen, rc, "cannot read: %s", sc_strerror(rc));
+		sc_fail(err, errlen, rc, "cannot read: %s", sc_strerror(rc));
 		goto out_close;
 	}
 	if (memcmp(md, s->sha256, 32)) {
-		rc = fail(err, errlen, SC_ECORRUPT, "SHA-256 differs from the journal's");
+		rc = sc_fail(err, errlen, SC_ECORRUPT, "SHA-256 differs from the journal's");
 		goto out_close;
 	}
 	rc = sc_shard_index_load(fd, s->stored_bytes, &got, msg, sizeof(msg));
 	if (rc) {
-		fail(err, errlen, rc, "%s", msg);
+		sc_fail(err, errlen, rc, "%s", msg);
 		goto out_close;
 	}
 	if (got->frame_count != s->frames || got->record_count != s->records ||
 	    got->raw_bytes != s->raw_bytes) {
-		rc = fail(err, errlen, SC_ECORRUPT, "its index does not match the journal");
+		rc = sc_fail(err, errlen, SC_ECORRUPT, "its index does not match the journal");
 		sc_shard_index_free(got);
 		goto out_close;
 	}

@@ -42,20 +42,6 @@ struct sc_maint {
 	void *ctx;
 };
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (err && errlen)
-		vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 static void event(const struct sc_maint *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -150,7 +136,7 @@ int sc_maint_open(const struct sc_maint_opts *o, struct sc_maint **out, char *er
 	}
 	if (strlen(o->root) >= sizeof(s->root)) {
 		free(s);
-		return fail(err, errlen, SC_ELIMIT, "set path too long");
+		return sc_fail(err, errlen, SC_ELIMIT, "set path too long");
 	}
 	strcpy(s->root, o->root);
 	if (o->lock) {
@@ -296,14 +282,14 @@ static int copy_replica(int srcdir, int newdir, const char *base,
 
 	*dst_failed = 0;
 	if (srcdir < 0)
-		return fail(why, whylen, srcdir, "its directory is unavailable: %s",
+		return sc_fail(why, whylen, srcdir, "its directory is unavailable: %s",
 			    sc_strerror(srcdir));
 	src = sc_nodedir_open_file(srcdir, base, &st);
 	if (src < 0)
-		return fail(why, whylen, src, "cannot open: %s", src == SC_EFORMAT ?
+		return sc_fail(why, whylen, src, "cannot open: %s", src == SC_EFORMAT ?
 			    sc_nodedir_kind(st.st_mode) : sc_strerror(src));
 	if ((uint64_t)st.st_size != sh->stored_bytes) {
-		rc = fail(why, whylen, SC_ECORRUPT, "wrong size (%" PRIu64 " bytes, the "
+		rc = sc_fail(why, whylen, SC_ECORRUPT, "wrong size (%" PRIu64 " bytes, the "
 			  "manifest says %" PRIu64 ")", (uint64_t)st.st_size, sh->stored_bytes);
 		goto out;
 	}
@@ -312,7 +298,7 @@ static int copy_replica(int srcdir, int newdir, const char *base,
 		rc = sc_buf_reserve(buf, MAINT_COPY_CHUNK);
 	if (rc) {
 		*dst_failed = 1;
-		fail(why, whylen, rc, "%s", sc_strerror(rc));
+		sc_fail(why, whylen, rc, "%s", sc_strerror(rc));
 		goto out;
 	}
 	snprintf(tmp, sizeof(tmp), ".%s.tmp", base);
@@ -320,7 +306,7 @@ static int copy_replica(int srcdir, int newdir, const char *base,
 	dst = openat(newdir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (dst < 0) {
 		*dst_failed = 1;
-		rc = fail(why, whylen, -errno, "cannot create '%s': %s", tmp, strerror(errno));
+		rc = sc_fail(why, whylen, -errno, "cannot create '%s': %s", tmp, strerror(errno));
 		goto out;
 	}
 	while (off < sh->stored_bytes) {
@@ -329,7 +315,7 @@ static int copy_replica(int srcdir, int newdir, const char *base,
 
 		rc = sc_pread_all(src, buf->data, n, off);
 		if (rc) {
-			fail(why, whylen, rc, "read error near offset %" PRIu64 ": %s", off,
+			sc_fail(why, whylen, rc, "read error near offset %" PRIu64 ": %s", off,
 			     sc_strerror(rc));
 			goto out_unlink;
 		}
@@ -339,7 +325,7 @@ static int copy_replica(int srcdir, int newdir, const char *base,
 			rc = sc_write_all(dst, buf->data, n);
 		if (rc) {
 			*dst_failed = 1;
-			fail(why, whylen, rc, "write failed: %s", sc_strerror(rc));
+			sc_fail(why, whylen, rc, "write failed: %s", sc_strerror(rc));
 			goto out_unlink;
 		}
 		off += n;
@@ -347,16 +333,16 @@ static int copy_replica(int srcdir, int newdir, const char *base,
 	rc = sc_sha256_final(h, md);
 	if (rc) {
 		*dst_failed = 1;
-		fail(why, whylen, rc, "%s", sc_strerror(rc));
+		sc_fail(why, whylen, rc, "%s", sc_strerror(rc));
 		goto out_unlink;
 	}
 	if (memcmp(md, sh->sha256, 32)) {
-		rc = fail(why, whylen, SC_ECORRUPT, "sha256 mismatch");
+		rc = sc_fail(why, whylen, SC_ECORRUPT, "sha256 mismatch");
 		goto out_unlink;
 	}
 	if (fsync(dst)) {
 		*dst_failed = 1;
-		rc = fail(why, whylen, -errno, "fsync failed: %s", strerror(errno));
+		rc = sc_fail(why, whylen, -errno, "fsync failed: %s", strerror(errno));
 		goto out_unlink;
 	}
 	rc = close(dst) ? -errno : 0;
@@ -365,7 +351,7 @@ static int copy_replica(int srcdir, int newdir, const char *base,
 		rc = -errno;
 	if (rc) {
 		*dst_failed = 1;
-		fail(why, whylen, rc, "cannot complete '%s': %s", base, sc_strerror(rc));
+		sc_fail(why, whylen, rc, "cannot complete '%s': %s", base, sc_strerror(rc));
 		goto out_unlink;
 	}
 	res->bytes_copied += sh->stored_bytes;
@@ -451,7 +437,7 @@ static int place_replica(struct sc_maint *s, const struct sc_maint_plan *p,
 				return 0;
 			}
 			if (dst_failed)
-				return fail(err, errlen, rc, "shard %" PRIu64 " replica %" PRIu32
+				return sc_fail(err, errlen, rc, "shard %" PRIu64 " replica %" PRIu32
 					    ": node %" PRIu32 " '%s': %s", i, r, sl->node,
 					    p->nodes[sl->node].path, why);
 			res->sources_rejected++;
@@ -459,7 +445,7 @@ static int place_replica(struct sc_maint *s, const struct sc_maint_plan *p,
 			      "good source: %s", i, j, old_node_path(s, j), why);
 		}
 	}
-	return fail(err, errlen, SC_ECORRUPT, "shard %" PRIu64 " ('%s'): no good replica "
+	return sc_fail(err, errlen, SC_ECORRUPT, "shard %" PRIu64 " ('%s'): no good replica "
 		    "to copy from (%d tried%s%s); nothing committed", i, sh->name, tried,
 		    tried ? ", last: " : "", tried ? why : "");
 }
@@ -492,13 +478,13 @@ int sc_maint_execute(struct sc_maint *s, const struct sc_maint_plan *p,
 
 	memset(res, 0, sizeof(*res));
 	if (s->lock_fd < 0)
-		return fail(err, errlen, SC_EUSAGE, "set '%s': not opened for writing", s->root);
+		return sc_fail(err, errlen, SC_EUSAGE, "set '%s': not opened for writing", s->root);
 	if (m->generation >= UINT64_MAX - 1)
-		return fail(err, errlen, SC_ELIMIT, "set '%s': generation %" PRIu64 " is the "
+		return sc_fail(err, errlen, SC_ELIMIT, "set '%s': generation %" PRIu64 " is the "
 			    "last one a manifest can hold; no further commit is possible",
 			    s->root, m->generation);
 	if (p->nnodes == 0 || p->nnodes > SC_NODES_MAX)
-		return fail(err, errlen, SC_EUSAGE, "bad node count %" PRIu32, p->nnodes);
+		return sc_fail(err, errlen, SC_EUSAGE, "bad node count %" PRIu32, p->nnodes);
 	g = m->generation + 1;
 	snprintf(gen, sizeof(gen), "g%06" PRIu64, g);
 	/* nodes of N+1 resolved like the nodes of a manifest */
@@ -525,7 +511,7 @@ int sc_maint_execute(struct sc_maint *s, const struct sc_maint_plan *p,
 			uint32_t n = p->slot[i * SC_REPLICAS_MAX + r].node;
 
 			if (n >= p->nnodes) {
-				rc = fail(err, errlen, SC_EUSAGE, "shard %" PRIu64 ": node %" PRIu32
+				rc = sc_fail(err, errlen, SC_EUSAGE, "shard %" PRIu64 ": node %" PRIu32
 					  " out of range", i, n);
 				goto out_remove;
 			}
@@ -572,7 +558,7 @@ int sc_maint_execute(struct sc_maint *s, const struct sc_maint_plan *p,
 			int e = en[n].new_node_fd < 0 ? en[n].new_node_fd :
 				en[n].new_set_fd < 0 ? en[n].new_set_fd : en[n].new_gen_fd;
 
-			rc = fail(err, errlen, e, "node %" PRIu32 " '%s': cannot create "
+			rc = sc_fail(err, errlen, e, "node %" PRIu32 " '%s': cannot create "
 				  "'%s/%s': %s", n, p->nodes[n].path, m->set_id, gen,
 				  sc_strerror(e));
 			goto out_remove;
@@ -604,7 +590,7 @@ int sc_maint_execute(struct sc_maint *s, const struct sc_maint_plan *p,
 		if (!rc)
 			rc = fsync_dirfd(en[n].new_node_fd);
 		if (rc) {
-			fail(err, errlen, rc, "node %" PRIu32 " '%s': fsync failed: %s", n,
+			sc_fail(err, errlen, rc, "node %" PRIu32 " '%s': fsync failed: %s", n,
 			     p->nodes[n].path, sc_strerror(rc));
 			goto out_remove;
 		}

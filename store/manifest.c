@@ -180,20 +180,6 @@ int sc_manifest_write_json(const struct sc_manifest *m, struct sc_buf *out)
 
 /* ---- reader ---- */
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (err && errlen)
-		vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 /*
  * One display unit of s (see sc_manifest_printable): its text in e[8],
  * returns the text's length and sets *in to the bytes of s it covers. A
@@ -275,17 +261,17 @@ static int num_u64(const struct sc_json *v, const char *at, const char *key,
 		   size_t errlen)
 {
 	if (!v)
-		return fail(err, errlen, SC_ECORRUPT, PF ": missing", PA(at, key));
+		return sc_fail(err, errlen, SC_ECORRUPT, PF ": missing", PA(at, key));
 	if (sc_json_get_u64(v, out)) {
 		if (v->type == SC_JSON_NUMBER && v->str_len &&
 		    strspn(v->str, "0123456789") == v->str_len)
-			return fail(err, errlen, SC_ECORRUPT,
+			return sc_fail(err, errlen, SC_ECORRUPT,
 				    PF ": number does not fit in 64 bits", PA(at, key));
-		return fail(err, errlen, SC_ECORRUPT, PF ": not a non-negative integer",
+		return sc_fail(err, errlen, SC_ECORRUPT, PF ": not a non-negative integer",
 			    PA(at, key));
 	}
 	if (*out < min || *out > max)
-		return fail(err, errlen, SC_ECORRUPT,
+		return sc_fail(err, errlen, SC_ECORRUPT,
 			    PF ": %" PRIu64 " is outside %" PRIu64 "..=%" PRIu64,
 			    PA(at, key), *out, min, max);
 	return 0;
@@ -318,14 +304,14 @@ static int get_str(const struct sc_json *o, const char *at, const char *key,
 	const struct sc_json *v = sc_json_get(o, key);
 
 	if (!v)
-		return fail(err, errlen, SC_ECORRUPT, PF ": missing", PA(at, key));
+		return sc_fail(err, errlen, SC_ECORRUPT, PF ": missing", PA(at, key));
 	if (v->type != SC_JSON_STRING)
-		return fail(err, errlen, SC_ECORRUPT, PF ": not a string", PA(at, key));
+		return sc_fail(err, errlen, SC_ECORRUPT, PF ": not a string", PA(at, key));
 	if (strlen(v->str) != v->str_len)
-		return fail(err, errlen, SC_ECORRUPT, PF ": contains a NUL character",
+		return sc_fail(err, errlen, SC_ECORRUPT, PF ": contains a NUL character",
 			    PA(at, key));
 	if (v->str_len < minlen || v->str_len > maxlen)
-		return fail(err, errlen, SC_ECORRUPT,
+		return sc_fail(err, errlen, SC_ECORRUPT,
 			    PF ": %zu bytes long, must be %zu..=%zu", PA(at, key),
 			    v->str_len, minlen, maxlen);
 	*out = strdup(v->str);
@@ -347,7 +333,7 @@ static int get_enum(const struct sc_json *o, const char *at, const char *key,
 		snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s\"%s\"",
 			 i ? (vals[i + 1] ? ", " : " or ") : "", vals[i]);
 	}
-	rc = fail(err, errlen, SC_ECORRUPT, PF ": unknown value '%s' (expected %s)",
+	rc = sc_fail(err, errlen, SC_ECORRUPT, PF ": unknown value '%s' (expected %s)",
 		  PA(at, key), show(*out, q), want);
 	free(*out);
 	*out = NULL;
@@ -471,7 +457,7 @@ static int parse_near_config(const struct sc_json *c, struct sc_manifest_config 
 	if (!is_near(cfg)) {
 		for (size_t i = 0; i < SC_ARRAY_LEN(names); i++)
 			if (sc_json_get(c, names[i]))
-				return fail(err, errlen, SC_ECORRUPT, "config.%s: present, but "
+				return sc_fail(err, errlen, SC_ECORRUPT, "config.%s: present, but "
 					    "dedup is not \"near\"", names[i]);
 		return 0;
 	}
@@ -484,19 +470,19 @@ static int parse_near_config(const struct sc_json *c, struct sc_manifest_config 
 	p.bands = cfg->near_bands;
 	p.rows = cfg->near_rows;
 	if (sc_near_params_check(&p))
-		return fail(err, errlen, SC_ECORRUPT, "config.near_bands: %" PRIu32 " x near_rows %"
+		return sc_fail(err, errlen, SC_ECORRUPT, "config.near_bands: %" PRIu32 " x near_rows %"
 			    PRIu32 " is above %d minhashes", p.bands, p.rows, SC_NEAR_HASHES_MAX);
 	v = sc_json_get(c, "near_threshold");
 	if (sc_json_get_double(v, &cfg->near_threshold) || !(cfg->near_threshold >= 0.0) ||
 	    !(cfg->near_threshold <= 1.0))
-		return fail(err, errlen, SC_ECORRUPT, "config.near_threshold: %s",
+		return sc_fail(err, errlen, SC_ECORRUPT, "config.near_threshold: %s",
 			    v ? "not a number in [0, 1]" : "missing");
 	/* absent in sets written before near version 3: no margin */
 	cfg->near_margin = 0.0;
 	v = sc_json_get(c, "near_margin");
 	if (v && (sc_json_get_double(v, &cfg->near_margin) || !(cfg->near_margin >= 0.0) ||
 		  !(cfg->near_margin <= SC_NEAR_MARGIN_MAX)))
-		return fail(err, errlen, SC_ECORRUPT, "config.near_margin: not a number in [0, %g]",
+		return sc_fail(err, errlen, SC_ECORRUPT, "config.near_margin: not a number in [0, %g]",
 			    SC_NEAR_MARGIN_MAX);
 	return 0;
 }
@@ -511,9 +497,9 @@ static int parse_config(const struct sc_json *c, struct sc_manifest_config *cfg,
 	int rc;
 
 	if (!c)
-		return fail(err, errlen, SC_ECORRUPT, "config: missing");
+		return sc_fail(err, errlen, SC_ECORRUPT, "config: missing");
 	if (c->type != SC_JSON_OBJECT)
-		return fail(err, errlen, SC_ECORRUPT, "config: not an object");
+		return sc_fail(err, errlen, SC_ECORRUPT, "config: not an object");
 	if ((rc = get_str(c, w, "text_field", 1, SC_FIELD_NAME_MAX, &cfg->text_field, err, errlen)) ||
 	    (rc = get_enum(c, w, "input_format", input_formats, &cfg->input_format, err, errlen)) ||
 	    (rc = get_enum(c, w, "dedup", dedup_modes, &cfg->dedup, err, errlen)) ||
@@ -521,12 +507,12 @@ static int parse_config(const struct sc_json *c, struct sc_manifest_config *cfg,
 		return rc;
 	rc = sc_normalize_parse_spec(norm, &cfg->normalize);
 	if (rc) {
-		rc = fail(err, errlen, SC_ECORRUPT,
+		rc = sc_fail(err, errlen, SC_ECORRUPT,
 			  "config.normalize: '%s' is not a normalization spec", show(norm, q));
 	} else {
 		sc_normalize_format_spec(cfg->normalize, canon, sizeof(canon));
 		if (strcmp(norm, canon))
-			rc = fail(err, errlen, SC_ECORRUPT, "config.normalize: '%s' is not "
+			rc = sc_fail(err, errlen, SC_ECORRUPT, "config.normalize: '%s' is not "
 				  "in canonical form ('%s')", show(norm, q), canon);
 	}
 	free(norm);
@@ -534,11 +520,11 @@ static int parse_config(const struct sc_json *c, struct sc_manifest_config *cfg,
 		return rc;
 	v = sc_json_get(c, "record_per_file");
 	if (!v || (v->type != SC_JSON_TRUE && v->type != SC_JSON_FALSE))
-		return fail(err, errlen, SC_ECORRUPT, "config.record_per_file: %s",
+		return sc_fail(err, errlen, SC_ECORRUPT, "config.record_per_file: %s",
 			    v ? "not true or false" : "missing");
 	cfg->record_per_file = v->type == SC_JSON_TRUE;
 	if (cfg->record_per_file && strcmp(cfg->input_format, "text"))
-		return fail(err, errlen, SC_ECORRUPT, "config.record_per_file: true, but "
+		return sc_fail(err, errlen, SC_ECORRUPT, "config.record_per_file: true, but "
 			    "input_format is not \"text\"");
 	if ((rc = get_u32(c, w, "normalize_version", 0, 1000, &cfg->normalize_version, err, errlen)) ||
 	    (rc = get_u32(c, w, "fingerprint_version", 0, 1000, &cfg->fingerprint_version, err, errlen)) ||
@@ -548,7 +534,7 @@ static int parse_config(const struct sc_json *c, struct sc_manifest_config *cfg,
 	    (rc = get_u64(c, w, "shard_size", SC_SHARD_SIZE_MIN, SC_SHARD_SIZE_MAX, &cfg->shard_size, err, errlen)))
 		return rc;
 	if (cfg->shard_size < cfg->frame_size)
-		return fail(err, errlen, SC_ECORRUPT, "config.shard_size: %" PRIu64
+		return sc_fail(err, errlen, SC_ECORRUPT, "config.shard_size: %" PRIu64
 			    " is below frame_size %" PRIu64, cfg->shard_size, cfg->frame_size);
 	if ((rc = get_u64(c, w, "zstd_level", 0, 22, &u, err, errlen)))
 		return rc;
@@ -566,9 +552,9 @@ static int parse_stats(const struct sc_json *s, struct sc_stats *st,
 	int rc;
 
 	if (!s)
-		return fail(err, errlen, SC_ECORRUPT, "stats: missing");
+		return sc_fail(err, errlen, SC_ECORRUPT, "stats: missing");
 	if (s->type != SC_JSON_OBJECT)
-		return fail(err, errlen, SC_ECORRUPT, "stats: not an object");
+		return sc_fail(err, errlen, SC_ECORRUPT, "stats: not an object");
 	for (size_t i = 0; i < SC_ARRAY_LEN(stat_fields); i++) {
 		if (stat_fields[i].near && !sc_json_get(s, stat_fields[i].name))
 			continue; /* written with dedup "near" only */
@@ -579,11 +565,11 @@ static int parse_stats(const struct sc_json *s, struct sc_stats *st,
 	v = sc_json_get(s, "elapsed_s");
 	if (sc_json_get_double(v, &st->elapsed_s) || !isfinite(st->elapsed_s) ||
 	    st->elapsed_s < 0)
-		return fail(err, errlen, SC_ECORRUPT, "stats.elapsed_s: %s",
+		return sc_fail(err, errlen, SC_ECORRUPT, "stats.elapsed_s: %s",
 			    v ? "not a non-negative number" : "missing");
 	rej = sc_json_get(s, "rejected");
 	if (!rej || rej->type != SC_JSON_OBJECT)
-		return fail(err, errlen, SC_ECORRUPT, "stats.rejected: %s",
+		return sc_fail(err, errlen, SC_ECORRUPT, "stats.rejected: %s",
 			    rej ? "not an object" : "missing");
 	for (int r = 1; r < SC_REJECT__COUNT; r++) {
 		const char *name = sc_reject_name((enum sc_reject)r);
@@ -613,11 +599,11 @@ static int parse_nodes(const struct sc_json *arr, struct sc_manifest *m,
 	int rc;
 
 	if (!arr)
-		return fail(err, errlen, SC_ECORRUPT, "nodes: missing");
+		return sc_fail(err, errlen, SC_ECORRUPT, "nodes: missing");
 	if (arr->type != SC_JSON_ARRAY)
-		return fail(err, errlen, SC_ECORRUPT, "nodes: not an array");
+		return sc_fail(err, errlen, SC_ECORRUPT, "nodes: not an array");
 	if (arr->count == 0 || arr->count > SC_NODES_MAX)
-		return fail(err, errlen, SC_ECORRUPT, "nodes: %zu entries, must be 1..=%d",
+		return sc_fail(err, errlen, SC_ECORRUPT, "nodes: %zu entries, must be 1..=%d",
 			    arr->count, SC_NODES_MAX);
 	m->nodes = calloc(arr->count, sizeof(*m->nodes));
 	if (!m->nodes)
@@ -629,20 +615,20 @@ static int parse_nodes(const struct sc_json *arr, struct sc_manifest *m,
 
 		snprintf(at, sizeof(at), "nodes[%" PRIu32 "]", i);
 		if (o->type != SC_JSON_OBJECT)
-			return fail(err, errlen, SC_ECORRUPT, "%s: not an object", at);
+			return sc_fail(err, errlen, SC_ECORRUPT, "%s: not an object", at);
 		if ((rc = get_str(o, at, "path", 1, SC_PATH_MAX - 1, &nd->path, err, errlen)) ||
 		    (rc = get_u32(o, at, "weight", 1, SC_NODE_WEIGHT_MAX, &nd->weight, err, errlen)))
 			return rc;
 		if (nd->path[0] != '/' && !sc_manifest_node_path_ok(nd->path))
-			return fail(err, errlen, SC_ECORRUPT, "%s.path: unsafe relative path '%s'",
+			return sc_fail(err, errlen, SC_ECORRUPT, "%s.path: unsafe relative path '%s'",
 				    at, show(nd->path, q));
 		if (nd->path[0] == '/' && !sc_manifest_node_path_ok(nd->path))
-			return fail(err, errlen, SC_ECORRUPT, "%s.path: '%s' is not a canonical "
+			return sc_fail(err, errlen, SC_ECORRUPT, "%s.path: '%s' is not a canonical "
 				    "absolute path (empty, '.' or '..' segment, or trailing '/')",
 				    at, show(nd->path, q));
 		for (uint32_t k = 0; k < i; k++)
 			if (!strcmp(m->nodes[k].path, nd->path))
-				return fail(err, errlen, SC_ECORRUPT,
+				return sc_fail(err, errlen, SC_ECORRUPT,
 					    "%s.path: '%s' is also nodes[%" PRIu32 "].path", at,
 					    show(nd->path, q), k);
 	}
@@ -659,18 +645,18 @@ static int parse_shard(const struct sc_json *o, uint64_t idx,
 
 	snprintf(at, sizeof(at), "shards[%" PRIu64 "]", idx);
 	if (o->type != SC_JSON_OBJECT)
-		return fail(err, errlen, SC_ECORRUPT, "%s: not an object", at);
+		return sc_fail(err, errlen, SC_ECORRUPT, "%s: not an object", at);
 	if ((rc = get_str(o, at, "name", 1, 1023, &s->name, err, errlen)))
 		return rc;
 	if (!sc_manifest_name_ok(s->name))
-		return fail(err, errlen, SC_ECORRUPT, "%s.name: unsafe name '%s'", at,
+		return sc_fail(err, errlen, SC_ECORRUPT, "%s.name: unsafe name '%s'", at,
 			    show(s->name, q));
 	/* the writer's layout, NODE/SET_ID/gGENERATION/NNNNNN.zst: the name is
 	 * inside this set's generation directory, and unique */
 	snprintf(want, sizeof(want), "%s/g%06" PRIu64 "/%06" PRIu64 ".zst", m->set_id,
 		 m->generation, idx);
 	if (strcmp(s->name, want))
-		return fail(err, errlen, SC_ECORRUPT, "%s.name: '%s' is not the expected '%s'",
+		return sc_fail(err, errlen, SC_ECORRUPT, "%s.name: '%s' is not the expected '%s'",
 			    at, show(s->name, q), want);
 	if ((rc = get_u64(o, at, "records", 0, UINT64_MAX, &s->records, err, errlen)) ||
 	    (rc = get_u64(o, at, "raw_bytes", 0, UINT64_MAX, &s->raw_bytes, err, errlen)) ||
@@ -680,26 +666,26 @@ static int parse_shard(const struct sc_json *o, uint64_t idx,
 	/* what any shard file with that many frames has (docs/FORMAT.md):
 	 * each frame holds a record, each record a byte, each frame a byte */
 	if (s->records < s->frames)
-		return fail(err, errlen, SC_ECORRUPT, "%s.records: %" PRIu64
+		return sc_fail(err, errlen, SC_ECORRUPT, "%s.records: %" PRIu64
 			    " is fewer than its %" PRIu32 " frames", at, s->records, s->frames);
 	if (s->raw_bytes < s->records)
-		return fail(err, errlen, SC_ECORRUPT, "%s.raw_bytes: %" PRIu64
+		return sc_fail(err, errlen, SC_ECORRUPT, "%s.raw_bytes: %" PRIu64
 			    " is fewer than its %" PRIu64 " records", at, s->raw_bytes, s->records);
 	if (s->stored_bytes < 57 + 17 * (uint64_t)s->frames)
-		return fail(err, errlen, SC_ECORRUPT, "%s.stored_bytes: %" PRIu64
+		return sc_fail(err, errlen, SC_ECORRUPT, "%s.stored_bytes: %" PRIu64
 			    " is below the %" PRIu64 " bytes of the smallest shard with %"
 			    PRIu32 " frames", at, s->stored_bytes, 57 + 17 * (uint64_t)s->frames,
 			    s->frames);
 	v = sc_json_get(o, "sha256");
 	if (!v || v->type != SC_JSON_STRING || sc_unhex(v->str, v->str_len, s->sha256, 32))
-		return fail(err, errlen, SC_ECORRUPT, "%s.sha256: %s", at,
+		return sc_fail(err, errlen, SC_ECORRUPT, "%s.sha256: %s", at,
 			    v ? "not 64 lowercase hex digits" : "missing");
 	reps = sc_json_get(o, "replicas");
 	if (!reps || reps->type != SC_JSON_ARRAY)
-		return fail(err, errlen, SC_ECORRUPT, "%s.replicas: %s", at,
+		return sc_fail(err, errlen, SC_ECORRUPT, "%s.replicas: %s", at,
 			    reps ? "not an array" : "missing");
 	if (reps->count != m->config.replicas)
-		return fail(err, errlen, SC_ECORRUPT, "%s.replicas: %zu entries, but "
+		return sc_fail(err, errlen, SC_ECORRUPT, "%s.replicas: %zu entries, but "
 			    "config.replicas is %" PRIu32, at, reps->count, m->config.replicas);
 	s->nreplicas = (uint32_t)reps->count;
 	for (uint32_t r = 0; r < s->nreplicas; r++) {
@@ -709,12 +695,12 @@ static int parse_shard(const struct sc_json *o, uint64_t idx,
 		if ((rc = num_u64(reps->items[r], rat, "", 0, UINT64_MAX, &u, err, errlen)))
 			return rc;
 		if (u >= m->nnodes)
-			return fail(err, errlen, SC_ECORRUPT, "%s: node %" PRIu64 " does not exist "
+			return sc_fail(err, errlen, SC_ECORRUPT, "%s: node %" PRIu64 " does not exist "
 				    "(the set has %" PRIu32 " nodes)", rat, u, m->nnodes);
 		s->replica[r] = (uint32_t)u;
 		for (uint32_t k = 0; k < r; k++)
 			if (s->replica[k] == s->replica[r])
-				return fail(err, errlen, SC_ECORRUPT, "%s: node %" PRIu32
+				return sc_fail(err, errlen, SC_ECORRUPT, "%s: node %" PRIu32
 					    " also holds %s.replicas[%" PRIu32 "]", rat,
 					    s->replica[r], at, k);
 	}
@@ -742,74 +728,74 @@ static int check_totals(const struct sc_manifest *m, int rej_complete,
 		const struct sc_manifest_shard *s = &m->shards[i];
 
 		if (!add_ok(&records, s->records))
-			return fail(err, errlen, SC_ECORRUPT, "shards[%" PRIu64 "].records: "
+			return sc_fail(err, errlen, SC_ECORRUPT, "shards[%" PRIu64 "].records: "
 				    "the sum over the shards does not fit in 64 bits", i);
 		if (!add_ok(&raw, s->raw_bytes))
-			return fail(err, errlen, SC_ECORRUPT, "shards[%" PRIu64 "].raw_bytes: "
+			return sc_fail(err, errlen, SC_ECORRUPT, "shards[%" PRIu64 "].raw_bytes: "
 				    "the sum over the shards does not fit in 64 bits", i);
 		if (!add_ok(&stored, s->stored_bytes))
-			return fail(err, errlen, SC_ECORRUPT, "shards[%" PRIu64 "].stored_bytes: "
+			return sc_fail(err, errlen, SC_ECORRUPT, "shards[%" PRIu64 "].stored_bytes: "
 				    "the sum over the shards does not fit in 64 bits", i);
 		frames += s->frames; /* at most 2^24 terms of at most 2^22 */
 	}
 	if (st->shards != m->nshards)
-		return fail(err, errlen, SC_ECORRUPT, "stats.shards: %" PRIu64 ", but the "
+		return sc_fail(err, errlen, SC_ECORRUPT, "stats.shards: %" PRIu64 ", but the "
 			    "shards array has %" PRIu64 " entries", st->shards, m->nshards);
 	if (st->frames != frames)
-		return fail(err, errlen, SC_ECORRUPT, "stats.frames: %" PRIu64 ", but the "
+		return sc_fail(err, errlen, SC_ECORRUPT, "stats.frames: %" PRIu64 ", but the "
 			    "shards' frames add up to %" PRIu64, st->frames, frames);
 	if (st->records_kept != records)
-		return fail(err, errlen, SC_ECORRUPT, "stats.records_kept: %" PRIu64 ", but "
+		return sc_fail(err, errlen, SC_ECORRUPT, "stats.records_kept: %" PRIu64 ", but "
 			    "the shards' records add up to %" PRIu64, st->records_kept, records);
 	if (st->bytes_kept != raw)
-		return fail(err, errlen, SC_ECORRUPT, "stats.bytes_kept: %" PRIu64 ", but "
+		return sc_fail(err, errlen, SC_ECORRUPT, "stats.bytes_kept: %" PRIu64 ", but "
 			    "the shards' raw_bytes add up to %" PRIu64, st->bytes_kept, raw);
 	if (st->bytes_stored != stored)
-		return fail(err, errlen, SC_ECORRUPT, "stats.bytes_stored: %" PRIu64 ", but "
+		return sc_fail(err, errlen, SC_ECORRUPT, "stats.bytes_stored: %" PRIu64 ", but "
 			    "the shards' stored_bytes add up to %" PRIu64, st->bytes_stored,
 			    stored);
 	sum = st->records_rejected;
 	ok = add_ok(&sum, st->duplicates) && add_ok(&sum, st->near_duplicates) &&
 	     add_ok(&sum, st->records_kept);
 	if (!ok)
-		return fail(err, errlen, SC_ECORRUPT, "stats.records_in: %" PRIu64 ", but "
+		return sc_fail(err, errlen, SC_ECORRUPT, "stats.records_in: %" PRIu64 ", but "
 			    "records_rejected + duplicates + near_duplicates + records_kept is "
 			    "above 2^64 - 1", st->records_in);
 	if (sum != st->records_in)
-		return fail(err, errlen, SC_ECORRUPT, "stats.records_in: %" PRIu64 ", but "
+		return sc_fail(err, errlen, SC_ECORRUPT, "stats.records_in: %" PRIu64 ", but "
 			    "records_rejected + duplicates + near_duplicates + records_kept is %"
 			    PRIu64, st->records_in, sum);
 	sum = 0;
 	for (int r = 1; r < SC_REJECT__COUNT; r++)
 		if (!add_ok(&sum, st->rejected[r]))
-			return fail(err, errlen, SC_ECORRUPT, "stats.rejected: the reasons add "
+			return sc_fail(err, errlen, SC_ECORRUPT, "stats.rejected: the reasons add "
 				    "up to more than 2^64 - 1");
 	/* reasons from a newer writer are not counted in sum */
 	if (rej_complete ? sum != st->records_rejected : sum > st->records_rejected)
-		return fail(err, errlen, SC_ECORRUPT, "stats.records_rejected: %" PRIu64
+		return sc_fail(err, errlen, SC_ECORRUPT, "stats.records_rejected: %" PRIu64
 			    ", but stats.rejected adds up to %" PRIu64 "%s",
 			    st->records_rejected, sum, rej_complete ? "" : " or more");
 	if (!strcmp(m->config.dedup, "none") && st->duplicates)
-		return fail(err, errlen, SC_ECORRUPT, "stats.duplicates: %" PRIu64
+		return sc_fail(err, errlen, SC_ECORRUPT, "stats.duplicates: %" PRIu64
 			    " with config.dedup \"none\"", st->duplicates);
 	if (!strcmp(m->config.dedup, "none") && st->dedup_index_bytes)
-		return fail(err, errlen, SC_ECORRUPT, "stats.dedup_index_bytes: %" PRIu64
+		return sc_fail(err, errlen, SC_ECORRUPT, "stats.dedup_index_bytes: %" PRIu64
 			    " with config.dedup \"none\"", st->dedup_index_bytes);
 	if (!is_near(&m->config) && (st->near_duplicates || st->near_clusters ||
 				     st->near_largest_cluster || st->lsh_index_bytes ||
 				     st->near_capped))
-		return fail(err, errlen, SC_ECORRUPT, "stats.near_*: not 0 with config.dedup "
+		return sc_fail(err, errlen, SC_ECORRUPT, "stats.near_*: not 0 with config.dedup "
 			    "other than \"near\"");
 	if (st->near_clusters > st->near_duplicates)
-		return fail(err, errlen, SC_ECORRUPT, "stats.near_clusters: %" PRIu64 ", but "
+		return sc_fail(err, errlen, SC_ECORRUPT, "stats.near_clusters: %" PRIu64 ", but "
 			    "near_duplicates is %" PRIu64, st->near_clusters, st->near_duplicates);
 	if (st->near_clusters > st->records_kept)
-		return fail(err, errlen, SC_ECORRUPT, "stats.near_clusters: %" PRIu64 ", but "
+		return sc_fail(err, errlen, SC_ECORRUPT, "stats.near_clusters: %" PRIu64 ", but "
 			    "records_kept is %" PRIu64, st->near_clusters, st->records_kept);
 	if ((st->near_clusters == 0) != (st->near_largest_cluster == 0) ||
 	    (st->near_clusters && (st->near_largest_cluster < 2 ||
 				   st->near_largest_cluster - 1 > st->near_duplicates)))
-		return fail(err, errlen, SC_ECORRUPT, "stats.near_largest_cluster: %" PRIu64
+		return sc_fail(err, errlen, SC_ECORRUPT, "stats.near_largest_cluster: %" PRIu64
 			    " does not fit near_clusters %" PRIu64 " and near_duplicates %" PRIu64,
 			    st->near_largest_cluster, st->near_clusters, st->near_duplicates);
 	return 0;
@@ -824,20 +810,20 @@ static int check_trailer(const char *json, size_t n, char *err, size_t errlen)
 	int rc;
 
 	if (n < TRAILER_LEN)
-		return fail(err, errlen, SC_ECORRUPT, "manifest_sha256: file too short "
+		return sc_fail(err, errlen, SC_ECORRUPT, "manifest_sha256: file too short "
 			    "(%zu bytes) to hold the trailer", n);
 	body = n - TRAILER_LEN;
 	if (memcmp(json + body, TRAILER_HEAD, sizeof(TRAILER_HEAD) - 1) ||
 	    memcmp(json + n - (sizeof(TRAILER_TAIL) - 1), TRAILER_TAIL,
 		   sizeof(TRAILER_TAIL) - 1) ||
 	    sc_unhex(json + body + TRAILER_HEX, 64, want, 32))
-		return fail(err, errlen, SC_ECORRUPT,
+		return sc_fail(err, errlen, SC_ECORRUPT,
 			    "manifest_sha256: missing or malformed trailer");
 	rc = sc_sha256_oneshot(json, body, md);
 	if (rc)
 		return rc;
 	if (memcmp(md, want, 32))
-		return fail(err, errlen, SC_ECORRUPT,
+		return sc_fail(err, errlen, SC_ECORRUPT,
 			    "manifest_sha256: checksum mismatch (file corrupt or edited)");
 	return 0;
 }
@@ -850,16 +836,16 @@ static int parse_root(const struct sc_json *root, struct sc_manifest *m,
 	int rc, rej_complete = 0;
 
 	if (root->type != SC_JSON_OBJECT)
-		return fail(err, errlen, SC_ECORRUPT, "not a JSON object");
+		return sc_fail(err, errlen, SC_ECORRUPT, "not a JSON object");
 	v = sc_json_get(root, "format");
 	if (!v || v->type != SC_JSON_STRING || strcmp(v->str, "shardctl-manifest") ||
 	    v->str_len != strlen(v->str))
-		return fail(err, errlen, SC_ECORRUPT,
+		return sc_fail(err, errlen, SC_ECORRUPT,
 			    "format: not \"shardctl-manifest\" (not a shardctl manifest)");
 	if ((rc = get_u32(root, "", "version", 0, UINT32_MAX, &m->version, err, errlen)))
 		return rc;
 	if (m->version != SC_MANIFEST_VERSION && m->version != SC_MANIFEST_VERSION_NEAR)
-		return fail(err, errlen, SC_EVERSION, "version: %" PRIu32 " not supported "
+		return sc_fail(err, errlen, SC_EVERSION, "version: %" PRIu32 " not supported "
 			    "(this shardctl reads versions %d and %d)", m->version,
 			    SC_MANIFEST_VERSION, SC_MANIFEST_VERSION_NEAR);
 	/* generation + 1 is the next commit's: it must not wrap to 0 */
@@ -868,7 +854,7 @@ static int parse_root(const struct sc_json *root, struct sc_manifest *m,
 	    (rc = get_str(root, "", "set_id", 32, 32, &s, err, errlen)))
 		return rc;
 	if (strspn(s, "0123456789abcdef") != 32) {
-		rc = fail(err, errlen, SC_ECORRUPT, "set_id: '%s' is not 32 lowercase hex "
+		rc = sc_fail(err, errlen, SC_ECORRUPT, "set_id: '%s' is not 32 lowercase hex "
 			  "digits", show(s, q));
 		free(s);
 		return rc;
@@ -879,7 +865,7 @@ static int parse_root(const struct sc_json *root, struct sc_manifest *m,
 	if ((rc = get_str(root, "", "created", 1, sizeof(m->created) - 1, &s, err, errlen)))
 		return rc;
 	if (!created_ok(s)) {
-		rc = fail(err, errlen, SC_ECORRUPT, "created: '%s' is not a UTC time "
+		rc = sc_fail(err, errlen, SC_ECORRUPT, "created: '%s' is not a UTC time "
 			  "YYYY-MM-DDTHH:MM:SSZ", show(s, q));
 		free(s);
 		return rc;
@@ -889,7 +875,7 @@ static int parse_root(const struct sc_json *root, struct sc_manifest *m,
 	if ((rc = get_str(root, "", "tool", 0, 128, &m->tool, err, errlen)))
 		return rc;
 	if (sc_manifest_has_control(m->tool))
-		return fail(err, errlen, SC_ECORRUPT, "tool: '%s' contains a control "
+		return sc_fail(err, errlen, SC_ECORRUPT, "tool: '%s' contains a control "
 			    "character", show(m->tool, q));
 	if ((rc = parse_config(sc_json_get(root, "config"), &m->config, err, errlen)) ||
 	    (rc = parse_stats(sc_json_get(root, "stats"), &m->stats, &rej_complete, err,
@@ -897,18 +883,18 @@ static int parse_root(const struct sc_json *root, struct sc_manifest *m,
 	    (rc = parse_nodes(sc_json_get(root, "nodes"), m, err, errlen)))
 		return rc;
 	if ((m->version == SC_MANIFEST_VERSION_NEAR) != is_near(&m->config))
-		return fail(err, errlen, SC_ECORRUPT, "version: %" PRIu32 " with config.dedup "
+		return sc_fail(err, errlen, SC_ECORRUPT, "version: %" PRIu32 " with config.dedup "
 			    "\"%s\" (version %d is for dedup \"near\" only)", m->version,
 			    m->config.dedup, SC_MANIFEST_VERSION_NEAR);
 	if (m->config.replicas > m->nnodes)
-		return fail(err, errlen, SC_ECORRUPT, "config.replicas: %" PRIu32 ", but the "
+		return sc_fail(err, errlen, SC_ECORRUPT, "config.replicas: %" PRIu32 ", but the "
 			    "set has only %" PRIu32 " nodes", m->config.replicas, m->nnodes);
 	arr = sc_json_get(root, "shards");
 	if (!arr || arr->type != SC_JSON_ARRAY)
-		return fail(err, errlen, SC_ECORRUPT, "shards: %s",
+		return sc_fail(err, errlen, SC_ECORRUPT, "shards: %s",
 			    arr ? "not an array" : "missing");
 	if (arr->count > SC_SHARDS_MAX)
-		return fail(err, errlen, SC_ECORRUPT, "shards: %zu entries, more than %u",
+		return sc_fail(err, errlen, SC_ECORRUPT, "shards: %zu entries, more than %u",
 			    arr->count, SC_SHARDS_MAX);
 	m->shards = calloc(arr->count ? arr->count : 1, sizeof(*m->shards));
 	if (!m->shards)
@@ -933,14 +919,14 @@ int sc_manifest_parse(const char *json, size_t n, struct sc_manifest *m,
 		return rc;
 	rc = sc_json_parse(json, n, &root, &eoff, &msg);
 	if (rc == -ENOMEM)
-		return fail(err, errlen, rc, "out of memory");
+		return sc_fail(err, errlen, rc, "out of memory");
 	if (rc)
-		return fail(err, errlen, SC_ECORRUPT, "invalid JSON at offset %zu: %s", eoff,
+		return sc_fail(err, errlen, SC_ECORRUPT, "invalid JSON at offset %zu: %s", eoff,
 			    msg ? msg : sc_strerror(rc));
 	rc = parse_root(root, m, err, errlen);
 	sc_json_free(root);
 	if (rc == -ENOMEM)
-		fail(err, errlen, rc, "out of memory");
+		sc_fail(err, errlen, rc, "out of memory");
 	if (rc)
 		sc_manifest_release(m); /* nothing from a rejected manifest is kept */
 	return rc;
@@ -954,7 +940,7 @@ int sc_manifest_load(const char *root, struct sc_manifest *m, char *err,
 	int rc;
 
 	if (sc_path_join(path, sizeof(path), root, SC_MANIFEST_NAME))
-		return fail(err, errlen, SC_ELIMIT, "set '%s': path too long", root);
+		return sc_fail(err, errlen, SC_ELIMIT, "set '%s': path too long", root);
 	sc_buf_init(&b, SC_MANIFEST_SIZE_MAX);
 	rc = sc_read_file(path, SC_MANIFEST_SIZE_MAX, &b);
 	if (rc == -ENOENT) {
@@ -962,20 +948,20 @@ int sc_manifest_load(const char *root, struct sc_manifest *m, char *err,
 
 		rc = SC_ENOTSET;
 		if (stat(root, &st))
-			fail(err, errlen, rc, "set '%s': no such directory", root);
+			sc_fail(err, errlen, rc, "set '%s': no such directory", root);
 		else
-			fail(err, errlen, rc, "set '%s': no %s (not a shard set, or its "
+			sc_fail(err, errlen, rc, "set '%s': no %s (not a shard set, or its "
 			     "first ingest never committed)", root, SC_MANIFEST_NAME);
 		goto out;
 	}
 	if (rc) {
-		fail(err, errlen, rc, "manifest '%s': cannot read: %s", path,
+		sc_fail(err, errlen, rc, "manifest '%s': cannot read: %s", path,
 		     sc_strerror(rc));
 		goto out;
 	}
 	rc = sc_manifest_parse(b.data, b.len, m, msg, sizeof(msg));
 	if (rc)
-		fail(err, errlen, rc, "manifest '%s': %s", path, msg);
+		sc_fail(err, errlen, rc, "manifest '%s': %s", path, msg);
 out:
 	sc_buf_release(&b);
 	return rc;

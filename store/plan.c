@@ -35,21 +35,6 @@
 #include "set.h"
 #include "tfile.h"
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 static const char *const phase_names[SC_PHASE__COUNT] = {
 	"scan", "dedup", "near", "pack", "commit",
 };
@@ -253,7 +238,7 @@ static int make_slices(struct sc_plan *p, char *err, size_t errlen)
 		}
 		fd = open(f->path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
-			return fail(err, errlen, -errno, "input '%s': %s", f->name, strerror(errno));
+			return sc_fail(err, errlen, -errno, "input '%s': %s", f->name, strerror(errno));
 		while (s + 1 < n && bound(total, s + 1, n) < pos + f->size) {
 			uint64_t want = bound(total, s + 1, n) - pos, cut;
 
@@ -264,7 +249,7 @@ static int make_slices(struct sc_plan *p, char *err, size_t errlen)
 			rc = find_cut(fd, want - 1, f->size, &cut);
 			if (rc) {
 				close(fd);
-				return fail(err, errlen, rc, "input '%s': %s", f->name,
+				return sc_fail(err, errlen, rc, "input '%s': %s", f->name,
 					    sc_strerror(rc));
 			}
 			if (cut >= f->size)
@@ -304,10 +289,10 @@ int sc_plan_build(const struct sc_ingest_opts *o, const char *dir, uint32_t task
 
 	*out = NULL;
 	if (tasks < 1 || tasks > SC_TASKS_MAX)
-		return fail(err, errlen, SC_EUSAGE, "--tasks must be 1..%d", SC_TASKS_MAX);
+		return sc_fail(err, errlen, SC_EUSAGE, "--tasks must be 1..%d", SC_TASKS_MAX);
 	for (size_t i = 0; i < o->ninputs; i++)
 		if (!strcmp(o->inputs[i], "-"))
-			return fail(err, errlen, SC_EUSAGE, "--tasks: standard input cannot be "
+			return sc_fail(err, errlen, SC_EUSAGE, "--tasks: standard input cannot be "
 				    "split into tasks; give input files");
 	if (!oi.threads)
 		oi.threads = 1; /* decided per task */
@@ -316,7 +301,7 @@ int sc_plan_build(const struct sc_ingest_opts *o, const char *dir, uint32_t task
 		return rc;
 	for (uint32_t i = 0; i < o->nnodes; i++)
 		if (sc_s3_is_location(o->node_paths[i]))
-			return fail(err, errlen, SC_EUSAGE, "--tasks: node '%s': S3 nodes are not "
+			return sc_fail(err, errlen, SC_EUSAGE, "--tasks: node '%s': S3 nodes are not "
 				    "supported by the partitioned ingest yet", o->node_paths[i]);
 	p = calloc(1, sizeof(*p));
 	if (!p)
@@ -324,13 +309,13 @@ int sc_plan_build(const struct sc_ingest_opts *o, const char *dir, uint32_t task
 	d = absolute(dir);
 	if (!d || strlen(d) >= sizeof(p->dir)) {
 		free(d);
-		rc = fail(err, errlen, SC_ELIMIT, "plan directory '%s': path too long", dir);
+		rc = sc_fail(err, errlen, SC_ELIMIT, "plan directory '%s': path too long", dir);
 		goto out_free;
 	}
 	strcpy(p->dir, d);
 	free(d);
 	if (getrandom(p->id, sizeof(p->id), 0) != (ssize_t)sizeof(p->id)) {
-		rc = fail(err, errlen, -EIO, "cannot get random bytes for a plan id");
+		rc = sc_fail(err, errlen, -EIO, "cannot get random bytes for a plan id");
 		goto out_free;
 	}
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -339,7 +324,7 @@ int sc_plan_build(const struct sc_ingest_opts *o, const char *dir, uint32_t task
 	oi.tasks = tasks;
 	rc = sc_ingest_identity(&oi, &p->jid, err, errlen);
 	if (rc == 1)
-		rc = fail(err, errlen, SC_EUSAGE, "--tasks: every input must be a regular "
+		rc = sc_fail(err, errlen, SC_EUSAGE, "--tasks: every input must be a regular "
 			  "file (tasks read their parts of it again, on any machine)");
 	if (rc)
 		goto out_free;
@@ -384,7 +369,7 @@ int sc_plan_build(const struct sc_ingest_opts *o, const char *dir, uint32_t task
 		goto out_free;
 	if (sc_input_file_count(in) > UINT32_MAX / 2 ||
 	    sc_input_file_count(in) != p->jid.input_files) {
-		rc = fail(err, errlen, SC_EUSAGE, "the inputs changed while the plan was made");
+		rc = sc_fail(err, errlen, SC_EUSAGE, "the inputs changed while the plan was made");
 		goto out_free;
 	}
 	p->nfiles = (uint32_t)sc_input_file_count(in);
@@ -407,7 +392,7 @@ int sc_plan_build(const struct sc_ingest_opts *o, const char *dir, uint32_t task
 			goto out_free;
 		}
 		if (stat(f->path, &st)) {
-			rc = fail(err, errlen, -errno, "input '%s': %s", name, strerror(errno));
+			rc = sc_fail(err, errlen, -errno, "input '%s': %s", name, strerror(errno));
 			goto out_free;
 		}
 		f->size = (uint64_t)st.st_size;
@@ -573,7 +558,7 @@ static int mkdirs(const struct sc_plan *p, char *err, size_t errlen)
 			rc = sc_mkdir_p(path, 0755);
 	}
 	if (rc)
-		return fail(err, errlen, rc, "plan directory '%s': cannot create: %s", p->dir,
+		return sc_fail(err, errlen, rc, "plan directory '%s': cannot create: %s", p->dir,
 			    sc_strerror(rc));
 	return 0;
 }
@@ -592,7 +577,7 @@ int sc_plan_save(const struct sc_plan *p, char *err, size_t errlen)
 	rc = plan_text(p, &b);
 	if (rc) {
 		sc_buf_release(&b);
-		return fail(err, errlen, rc, "plan: %s", sc_strerror(rc));
+		return sc_fail(err, errlen, rc, "plan: %s", sc_strerror(rc));
 	}
 	rc = sc_plan_path(p, path, sizeof(path), "plan");
 	if (!rc)
@@ -602,7 +587,7 @@ int sc_plan_save(const struct sc_plan *p, char *err, size_t errlen)
 		rc = sc_tfile_write(w, b.data, b.len);
 		if (rc) {
 			sc_tfile_abort(w);
-			fail(err, errlen, rc, "plan '%s': write failed: %s", path, sc_strerror(rc));
+			sc_fail(err, errlen, rc, "plan '%s': write failed: %s", path, sc_strerror(rc));
 		} else {
 			rc = sc_tfile_commit(w, err, errlen);
 		}
@@ -901,10 +886,10 @@ static int parse_plan(struct sc_plan *p, char *text, char *err, size_t errlen)
 		    !o->replicas || o->replicas > o->nnodes))
 		rc = SC_ECORRUPT;
 	if (rc == SC_ECORRUPT)
-		return fail(err, errlen, rc, "plan '%s/plan': line %" PRIu64 ": not a valid plan",
+		return sc_fail(err, errlen, rc, "plan '%s/plan': line %" PRIu64 ": not a valid plan",
 			    p->dir, lineno);
 	if (rc)
-		return fail(err, errlen, rc, "plan '%s/plan': %s", p->dir, sc_strerror(rc));
+		return sc_fail(err, errlen, rc, "plan '%s/plan': %s", p->dir, sc_strerror(rc));
 	o->tasks = p->tasks;
 	o->out = p->out;
 	o->text_field = p->text_field;
@@ -920,7 +905,7 @@ static int parse_plan(struct sc_plan *p, char *text, char *err, size_t errlen)
 		rc = sc_ingest_check_opts(&chk, err, errlen);
 	}
 	if (rc)
-		return fail(err, errlen, SC_ECORRUPT, "plan '%s/plan': options out of range",
+		return sc_fail(err, errlen, SC_ECORRUPT, "plan '%s/plan': options out of range",
 			    p->dir);
 	return 0;
 }
@@ -940,7 +925,7 @@ int sc_plan_load(const char *dir, struct sc_plan **out, char *err, size_t errlen
 	if (!d || strlen(d) >= sizeof(p->dir)) {
 		free(d);
 		free(p);
-		return fail(err, errlen, SC_ELIMIT, "plan directory '%s': path too long", dir);
+		return sc_fail(err, errlen, SC_ELIMIT, "plan directory '%s': path too long", dir);
 	}
 	strcpy(p->dir, d);
 	free(d);
@@ -949,7 +934,7 @@ int sc_plan_load(const char *dir, struct sc_plan **out, char *err, size_t errlen
 	if (!rc)
 		rc = sc_tfile_load(path, SC_TF_PLAN, NULL, 0, SC_PLAN_SIZE_MAX, &b, err, errlen);
 	if (!rc && memchr(b.data, 0, b.len))
-		rc = fail(err, errlen, SC_ECORRUPT, "plan '%s': holds a NUL byte", path);
+		rc = sc_fail(err, errlen, SC_ECORRUPT, "plan '%s': holds a NUL byte", path);
 	if (!rc) {
 		unsigned char id[16];
 

@@ -32,20 +32,6 @@ static void say(const struct sc_rebalance_opts *o, const char *fmt, ...)
 	o->event(o->ctx, msg);
 }
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (err && errlen)
-		vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 /* path made absolute by the text alone (cwd prepended), for comparing
  * paths that may not exist any more */
 static void absolute(const char *path, char *buf, size_t n)
@@ -169,7 +155,7 @@ static int build_layout(const struct sc_rebalance_opts *o, const struct sc_manif
 		sc_manifest_printable(o->add[k], shown, sizeof(shown));
 		rc = sc_placement_parse_node(o->add[k], &path, &w);
 		if (rc) {
-			fail(err, errlen, rc, "--node '%s': bad node (PATH[:WEIGHT], weight 1..%u)",
+			sc_fail(err, errlen, rc, "--node '%s': bad node (PATH[:WEIGHT], weight 1..%u)",
 			     shown, SC_NODE_WEIGHT_MAX);
 			goto out;
 		}
@@ -209,7 +195,7 @@ static int build_layout(const struct sc_rebalance_opts *o, const struct sc_manif
 		if (j >= 0) {
 			free(stored);
 			if (removed[j]) {
-				rc = fail(err, errlen, SC_EUSAGE, "node '%s': given to both --node "
+				rc = sc_fail(err, errlen, SC_EUSAGE, "node '%s': given to both --node "
 					  "and --remove-node", shown);
 				goto out;
 			}
@@ -220,7 +206,7 @@ static int build_layout(const struct sc_rebalance_opts *o, const struct sc_manif
 		for (uint32_t q = 0; q < nadded; q++)
 			if (!strcmp(added[q], stored)) {
 				free(stored);
-				rc = fail(err, errlen, SC_EUSAGE, "node '%s': given twice", shown);
+				rc = sc_fail(err, errlen, SC_EUSAGE, "node '%s': given twice", shown);
 				goto out;
 			}
 		added[nadded] = stored;
@@ -272,10 +258,10 @@ static int build_layout(const struct sc_rebalance_opts *o, const struct sc_manif
 		l->row_of[l->n++] = res->nnodes++;
 	}
 	if (l->n > SC_NODES_MAX)
-		rc = fail(err, errlen, SC_EUSAGE, "%" PRIu32 " nodes: at most %u", l->n,
+		rc = sc_fail(err, errlen, SC_EUSAGE, "%" PRIu32 " nodes: at most %u", l->n,
 			  SC_NODES_MAX);
 	else if (l->n < m->config.replicas)
-		rc = fail(err, errlen, SC_EUSAGE, "%" PRIu32 " node%s left, but every shard has "
+		rc = sc_fail(err, errlen, SC_EUSAGE, "%" PRIu32 " node%s left, but every shard has "
 			  "%" PRIu32 " replicas on distinct nodes", l->n, l->n == 1 ? "" : "s",
 			  m->config.replicas);
 out:
@@ -344,7 +330,7 @@ int sc_rebalance_run(const struct sc_rebalance_opts *o, struct sc_rebalance_resu
 	}
 	rc = sc_placement_targets(one, nrep, weights, l.n, target);
 	if (rc) {
-		fail(err, errlen, rc, "cannot compute node targets");
+		sc_fail(err, errlen, rc, "cannot compute node targets");
 		goto out;
 	}
 	for (uint32_t n = 0; n < l.n; n++) {
@@ -353,7 +339,7 @@ int sc_rebalance_run(const struct sc_rebalance_opts *o, struct sc_rebalance_resu
 	}
 	changed = sc_placement_rebalance(size, m->nshards, nrep, weights, l.n, place);
 	if (changed < 0) {
-		rc = fail(err, errlen, (int)changed, "placement failed: %s",
+		rc = sc_fail(err, errlen, (int)changed, "placement failed: %s",
 			  sc_strerror((int)changed));
 		goto out;
 	}
@@ -395,7 +381,7 @@ int sc_rebalance_run(const struct sc_rebalance_opts *o, struct sc_rebalance_resu
 				    row->path);
 				continue;
 			}
-			rc = fail(err, errlen, -EACCES, "node '%s' cannot take files: %s; bring "
+			rc = sc_fail(err, errlen, -EACCES, "node '%s' cannot take files: %s; bring "
 				  "it back, or remove it with --remove-node (its replicas are then "
 				  "copied from the other replicas)", row->path, why);
 			if (o->dry_run)
@@ -406,7 +392,7 @@ int sc_rebalance_run(const struct sc_rebalance_opts *o, struct sc_rebalance_resu
 			continue;
 		}
 		if (row->bytes_in > room) {
-			rc = fail(err, errlen, -ENOSPC, "node '%s' needs %" PRIu64 " bytes for "
+			rc = sc_fail(err, errlen, -ENOSPC, "node '%s' needs %" PRIu64 " bytes for "
 				  "the replicas moving there, but has %" PRIu64 " free", row->path,
 				  row->bytes_in, room);
 			if (o->dry_run)

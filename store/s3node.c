@@ -80,20 +80,6 @@ struct sc_s3node {
 	uint64_t pf_next_id;
 };
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (err && errlen)
-		vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 int sc_s3node_is(const char *node)
 {
 	return node && sc_s3_is_location(node);
@@ -116,7 +102,7 @@ int sc_s3node_canonical(const char *node, char *buf, size_t n, char *err, size_t
 		return rc;
 	if ((size_t)snprintf(buf, n, "s3://%s%s%s", loc.bucket, loc.prefix[0] ? "/" : "",
 			     loc.prefix) >= n)
-		return fail(err, errlen, SC_EUSAGE, "node '%s': too long", node);
+		return sc_fail(err, errlen, SC_EUSAGE, "node '%s': too long", node);
 	return 0;
 }
 
@@ -130,7 +116,7 @@ static int object_of(const char *node, const char *name, struct sc_s3_loc *loc,
 	if (rc)
 		return rc;
 	if (sc_s3_location_key(loc, name, key, keylen))
-		return fail(err, errlen, SC_ELIMIT, "node '%s': key of '%s' too long", node, name);
+		return sc_fail(err, errlen, SC_ELIMIT, "node '%s': key of '%s' too long", node, name);
 	snprintf(obj, objlen, "s3://%s/%s", loc->bucket, key);
 	return 0;
 }
@@ -175,7 +161,7 @@ int sc_s3node_open(int with_cache, struct sc_s3node **out, char *err, size_t err
 			unsigned long long v = strtoull(sz, &end, 10);
 
 			if (*end || v < SC_OBJCACHE_MAX_BYTES_MIN) {
-				rc = fail(err, errlen, SC_EUSAGE, "cache size '%s': expected bytes, "
+				rc = sc_fail(err, errlen, SC_EUSAGE, "cache size '%s': expected bytes, "
 					  "at least %llu", sz, (unsigned long long)SC_OBJCACHE_MAX_BYTES_MIN);
 				goto out_free;
 			}
@@ -244,20 +230,20 @@ int sc_s3node_put_file(struct sc_s3node *n, const char *node, const char *name,
 		return rc;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "shard '%s': cannot open for upload: %s", path,
+		return sc_fail(err, errlen, -errno, "shard '%s': cannot open for upload: %s", path,
 			    strerror(errno));
 	body.fd = fd;
 	body.len = size;
 	rc = sc_s3_put(n->s3, loc.bucket, key, &body, NULL, msg, sizeof(msg));
 	close(fd);
 	if (rc)
-		return fail(err, errlen, rc, "%s", msg);
+		return sc_fail(err, errlen, rc, "%s", msg);
 	/* durable only once the store says it holds all of it */
 	rc = sc_s3_head(n->s3, loc.bucket, key, &info, msg, sizeof(msg));
 	if (rc)
-		return fail(err, errlen, rc, "%s (checking the upload)", msg);
+		return sc_fail(err, errlen, rc, "%s (checking the upload)", msg);
 	if (info.size != size)
-		return fail(err, errlen, SC_ECORRUPT, "object '%s': stored %" PRIu64
+		return sc_fail(err, errlen, SC_ECORRUPT, "object '%s': stored %" PRIu64
 			    " bytes, uploaded %" PRIu64, obj, info.size, size);
 	return 0;
 }
@@ -281,7 +267,7 @@ static int fetch_all(struct sc_s3node *n, const struct sc_s3_loc *loc, const cha
 
 		rc = sc_s3_submit_get(n->s3, &r);
 		if (rc) {
-			fail(err, errlen, rc, "object 's3://%s/%s': cannot submit a GET: %s",
+			sc_fail(err, errlen, rc, "object 's3://%s/%s': cannot submit a GET: %s",
 			     loc->bucket, key, sc_strerror(rc));
 			nchunks = c; /* reap what was submitted */
 			break;
@@ -299,9 +285,9 @@ static int fetch_all(struct sc_s3node *n, const struct sc_s3_loc *loc, const cha
 			if (rc)
 				continue;
 			if (d[i].result < 0)
-				rc = fail(err, errlen, (int)d[i].result, "%s", d[i].err);
+				rc = sc_fail(err, errlen, (int)d[i].result, "%s", d[i].err);
 			else if ((uint64_t)d[i].result != want || d[i].obj.size != size)
-				rc = fail(err, errlen, SC_ECORRUPT, "object 's3://%s/%s': %" PRIu64
+				rc = sc_fail(err, errlen, SC_ECORRUPT, "object 's3://%s/%s': %" PRIu64
 					  " bytes stored, the manifest says %" PRIu64, loc->bucket,
 					  key, d[i].obj.size, size);
 		}
@@ -390,7 +376,7 @@ static int hold_fetched(struct sc_s3node *n, const struct sc_objcache_key *k,
 		return 0;
 	rc = fd_of_memory(buf, size, fd);
 	if (rc)
-		fail(err, errlen, rc, "object '%s': cannot hold it: %s", obj, sc_strerror(rc));
+		sc_fail(err, errlen, rc, "object '%s': cannot hold it: %s", obj, sc_strerror(rc));
 	return rc;
 }
 
@@ -413,7 +399,7 @@ int sc_s3node_fetch(struct sc_s3node *n, const char *node, const char *name,
 	if (rc)
 		return rc;
 	if (size == 0 || size > SC_S3NODE_SHARD_MAX)
-		return fail(err, errlen, SC_ELIMIT, "object '%s': %" PRIu64 " bytes, a reader "
+		return sc_fail(err, errlen, SC_ELIMIT, "object '%s': %" PRIu64 " bytes, a reader "
 			    "fetches at most %llu", obj, size, (unsigned long long)SC_S3NODE_SHARD_MAX);
 	/* fetched ahead (or being fetched): its result, checked just now */
 	rc = pf_take(n, node, name, sha256, verify_cached, fd, err, errlen);
@@ -429,7 +415,7 @@ int sc_s3node_fetch(struct sc_s3node *n, const char *node, const char *name,
 	}
 	buf = malloc(size);
 	if (!buf)
-		return fail(err, errlen, -ENOMEM, "object '%s': out of memory for %" PRIu64
+		return sc_fail(err, errlen, -ENOMEM, "object '%s': out of memory for %" PRIu64
 			    " bytes", obj, size);
 	for (int t = 0; t < SC_S3NODE_FETCH_TRIES; t++) {
 		if (t) {
@@ -439,7 +425,7 @@ int sc_s3node_fetch(struct sc_s3node *n, const char *node, const char *name,
 		}
 		rc = fetch_all(n, &loc, key, size, buf, err, errlen);
 		if (!rc && !sha_ok(buf, size, sha256))
-			rc = fail(err, errlen, SC_ECORRUPT, "object '%s': SHA-256 differs from "
+			rc = sc_fail(err, errlen, SC_ECORRUPT, "object '%s': SHA-256 differs from "
 				  "the manifest", obj);
 		if (!rc || !transient(rc))
 			break;
@@ -506,7 +492,7 @@ static void pf_complete(struct sc_s3node *n, struct pf_job *j)
 	struct sc_objcache_key k;
 
 	if (!j->rc && !sha_ok(j->buf, j->size, j->sha256))
-		j->rc = fail(j->err, sizeof(j->err), SC_ECORRUPT, "object '%s': SHA-256 "
+		j->rc = sc_fail(j->err, sizeof(j->err), SC_ECORRUPT, "object '%s': SHA-256 "
 			     "differs from the manifest", j->obj);
 	if (!j->rc) {
 		j->checked = 1;
@@ -534,7 +520,7 @@ static void pf_start(struct sc_s3node *n, struct pf_job *j)
 		goto out_finish;
 	j->buf = malloc(j->size);
 	if (!j->buf) {
-		j->rc = fail(j->err, sizeof(j->err), -ENOMEM, "object '%s': out of memory for "
+		j->rc = sc_fail(j->err, sizeof(j->err), -ENOMEM, "object '%s': out of memory for "
 			     "%" PRIu64 " bytes", j->obj, j->size);
 		goto out_finish;
 	}
@@ -549,7 +535,7 @@ static void pf_start(struct sc_s3node *n, struct pf_job *j)
 		int rc = sc_s3_submit_get(n->pf_s3, &r);
 
 		if (rc) {
-			j->rc = fail(j->err, sizeof(j->err), rc, "object '%s': cannot submit a "
+			j->rc = sc_fail(j->err, sizeof(j->err), rc, "object '%s': cannot submit a "
 				     "GET: %s", j->obj, sc_strerror(rc));
 			break;
 		}
@@ -578,9 +564,9 @@ static void pf_reaped(struct sc_s3node *n, const struct sc_s3_done *d)
 	if (j->rc)
 		;
 	else if (d->result < 0)
-		j->rc = fail(j->err, sizeof(j->err), (int)d->result, "%s", d->err);
+		j->rc = sc_fail(j->err, sizeof(j->err), (int)d->result, "%s", d->err);
 	else if ((uint64_t)d->result != want || d->obj.size != j->size)
-		j->rc = fail(j->err, sizeof(j->err), SC_ECORRUPT, "object '%s': %" PRIu64
+		j->rc = sc_fail(j->err, sizeof(j->err), SC_ECORRUPT, "object '%s': %" PRIu64
 			     " bytes stored, the manifest says %" PRIu64, j->obj, d->obj.size,
 			     j->size);
 	if (--j->chunks_left == 0)
@@ -732,7 +718,7 @@ static int pf_take(struct sc_s3node *n, const char *node, const char *name,
 	} else if (transient(rc)) {
 		rc = 0;
 	} else {
-		fail(err, errlen, rc, "%s", j->err);
+		sc_fail(err, errlen, rc, "%s", j->err);
 	}
 	pf_job_free(j);
 	return rc;
@@ -762,7 +748,7 @@ static int tail_submit(struct sc_s3node *n, struct tail_slot *t, uint64_t size, 
 	int rc = sc_s3_submit_get(n->s3, &r);
 
 	if (rc)
-		return fail(err, errlen, rc, "object '%s': cannot submit a GET: %s", t->obj,
+		return sc_fail(err, errlen, rc, "object '%s': cannot submit a GET: %s", t->obj,
 			    sc_strerror(rc));
 	t->tries++;
 	return 0;
@@ -782,7 +768,7 @@ static int tail_begin(struct sc_s3node *n, struct sc_s3node_index *v, struct tai
 	if (v->rc)
 		return 0;
 	if (v->size < SC_SHARD_FOOTER_SIZE || v->size > SC_S3_OBJECT_SIZE_MAX) {
-		v->rc = fail(v->err, sizeof(v->err), SC_ECORRUPT, "object '%s': %" PRIu64
+		v->rc = sc_fail(v->err, sizeof(v->err), SC_ECORRUPT, "object '%s': %" PRIu64
 			     " bytes cannot hold a shard", t->obj, v->size);
 		return 0;
 	}
@@ -799,7 +785,7 @@ static int tail_begin(struct sc_s3node *n, struct sc_s3node_index *v, struct tai
 	t->buf = malloc(t->len);
 	t->tries = 0;
 	if (!t->buf)
-		v->rc = fail(v->err, sizeof(v->err), -ENOMEM, "object '%s': out of memory",
+		v->rc = sc_fail(v->err, sizeof(v->err), -ENOMEM, "object '%s': out of memory",
 			     t->obj);
 	else
 		v->rc = tail_submit(n, t, v->size, tag, v->err, sizeof(v->err));
@@ -823,19 +809,19 @@ static int tail_reaped(struct sc_s3node *n, struct sc_s3node_index *v, struct ta
 	int rc;
 
 	if (d->result < 0)
-		rc = fail(v->err, sizeof(v->err), (int)d->result, "%s", d->err);
+		rc = sc_fail(v->err, sizeof(v->err), (int)d->result, "%s", d->err);
 	else if ((uint64_t)d->result != t->len || d->obj.size != v->size)
-		rc = fail(v->err, sizeof(v->err), SC_ECORRUPT, "object '%s': %" PRIu64
+		rc = sc_fail(v->err, sizeof(v->err), SC_ECORRUPT, "object '%s': %" PRIu64
 			  " bytes stored, the manifest says %" PRIu64, t->obj, d->obj.size, v->size);
 	else if ((rc = sc_shard_trailer_size(t->buf + t->len - SC_SHARD_FOOTER_SIZE, v->size,
 					     &need, why, sizeof(why))))
-		fail(v->err, sizeof(v->err), rc, "object '%s': %s", t->obj, why);
+		sc_fail(v->err, sizeof(v->err), rc, "object '%s': %s", t->obj, why);
 	else if (need > t->len) {
 		/* a trailer longer than the first read: exactly it, once more */
 		void *p = realloc(t->buf, (size_t)need);
 
 		if (!p) {
-			rc = fail(v->err, sizeof(v->err), -ENOMEM, "object '%s': out of memory",
+			rc = sc_fail(v->err, sizeof(v->err), -ENOMEM, "object '%s': out of memory",
 				  t->obj);
 		} else {
 			t->buf = p;
@@ -846,7 +832,7 @@ static int tail_reaped(struct sc_s3node *n, struct sc_s3node_index *v, struct ta
 		}
 	} else if ((rc = sc_shard_index_parse_tail(t->buf, t->len, v->size, &v->ix, why,
 						   sizeof(why)))) {
-		fail(v->err, sizeof(v->err), rc, "object '%s': %s", t->obj, why);
+		sc_fail(v->err, sizeof(v->err), rc, "object '%s': %s", t->obj, why);
 	}
 	if (rc && (rc == -EPROTO || rc == -ECONNRESET || rc == -EPIPE) &&
 	    t->tries < SC_S3NODE_FETCH_TRIES &&
@@ -909,7 +895,7 @@ int sc_s3node_load_indexes(struct sc_s3node *n, struct sc_s3node_index *v, size_
 	}
 	for (uint32_t s = 0; s < SC_S3NODE_INDEX_INFLIGHT; s++)
 		if (slot[s].busy) {
-			v[slot[s].item].rc = fail(v[slot[s].item].err, sizeof(v[0].err), -EIO,
+			v[slot[s].item].rc = sc_fail(v[slot[s].item].err, sizeof(v[0].err), -EIO,
 						  "object '%s': the GET was lost", slot[s].obj);
 			free(slot[s].buf);
 		}
@@ -924,14 +910,14 @@ int sc_s3node_load_indexes(struct sc_s3node *n, struct sc_s3node_index *v, size_
 		r = sc_s3node_fetch(n, v[i].node, v[i].name, v[i].size, v[i].sha256, 1, &fd, msg,
 				    sizeof(msg));
 		if (r) {
-			v[i].rc = fail(v[i].err, sizeof(v[i].err), r, "%s", msg);
+			v[i].rc = sc_fail(v[i].err, sizeof(v[i].err), r, "%s", msg);
 			continue;
 		}
 		r = sc_shard_index_load(fd, v[i].size, &v[i].ix, why, sizeof(why));
 		close(fd);
 		v[i].rc = r;
 		if (r)
-			fail(v[i].err, sizeof(v[i].err), r, "object '%s/%s': %s", v[i].node,
+			sc_fail(v[i].err, sizeof(v[i].err), r, "object '%s/%s': %s", v[i].node,
 			     v[i].name, why);
 		else
 			v[i].err[0] = '\0';
@@ -958,25 +944,25 @@ int sc_s3node_check(struct sc_s3node *n, const char *node, const char *name,
 		return rc;
 	rc = sc_s3_head(n->s3, loc.bucket, key, &info, msg, sizeof(msg));
 	if (rc == -ENOENT)
-		return fail(err, errlen, rc, "missing");
+		return sc_fail(err, errlen, rc, "missing");
 	if (rc)
-		return fail(err, errlen, rc, "cannot check: %s", msg);
+		return sc_fail(err, errlen, rc, "cannot check: %s", msg);
 	if (info.size != size)
-		return fail(err, errlen, SC_ECORRUPT, "size %" PRIu64 ", expected %" PRIu64,
+		return sc_fail(err, errlen, SC_ECORRUPT, "size %" PRIu64 ", expected %" PRIu64,
 			    info.size, size);
 	if (!deep || size == 0)
 		return 0;
 	if (size > SC_S3NODE_SHARD_MAX)
-		return fail(err, errlen, SC_ELIMIT, "cannot check: over %llu bytes",
+		return sc_fail(err, errlen, SC_ELIMIT, "cannot check: over %llu bytes",
 			    (unsigned long long)SC_S3NODE_SHARD_MAX);
 	buf = malloc(size);
 	if (!buf)
 		return -ENOMEM;
 	rc = fetch_all(n, &loc, key, size, buf, msg, sizeof(msg));
 	if (rc)
-		fail(err, errlen, rc, "cannot check: %s", msg);
+		sc_fail(err, errlen, rc, "cannot check: %s", msg);
 	else if (!sha_ok(buf, size, sha256))
-		rc = fail(err, errlen, SC_ECORRUPT, "SHA-256 mismatch");
+		rc = sc_fail(err, errlen, SC_ECORRUPT, "SHA-256 mismatch");
 	free(buf);
 	return rc;
 }
@@ -1040,7 +1026,7 @@ int64_t sc_s3node_remove_generations(struct sc_s3node *n, const char *node,
 		return rc;
 	snprintf(dir, sizeof(dir), "%s/", set_id);
 	if (sc_s3_location_key(&loc, dir, prefix, sizeof(prefix)))
-		return fail(err, errlen, SC_ELIMIT, "node '%s': prefix too long", node);
+		return sc_fail(err, errlen, SC_ELIMIT, "node '%s': prefix too long", node);
 	g.plen = strlen(prefix);
 	rc = sc_s3_list(n->s3, loc.bucket, prefix, gen_entry, &g, err, errlen);
 	for (size_t i = 0; i < g.n; i++) {

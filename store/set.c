@@ -30,20 +30,6 @@
 #include "shard.h"
 #include "utf8.h"
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (err && errlen)
-		vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 /*
  * Remove directory `name` (relative to dirfd pfd, or a path with
  * AT_FDCWD) when it holds only files: its entries are unlinked (a symbolic
@@ -156,7 +142,7 @@ static int load_or_make_set_id(const char *root, char id_hex[33], char *err,
 	int rc;
 
 	if (sc_path_join(path, sizeof(path), root, SET_ID_FILE))
-		return fail(err, errlen, SC_ELIMIT, "set path too long");
+		return sc_fail(err, errlen, SC_ELIMIT, "set path too long");
 	sc_buf_init(&b, 64);
 	rc = sc_read_file(path, 64, &b);
 	if (rc == 0 && b.len == 33 && b.data[32] == '\n' &&
@@ -170,13 +156,13 @@ static int load_or_make_set_id(const char *root, char id_hex[33], char *err,
 	/* absent or unreadable: a fresh identity (leftovers of an older
 	 * identity, if any, are not ours to recognise) */
 	if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id))
-		return fail(err, errlen, -EIO, "cannot get random bytes for a set id");
+		return sc_fail(err, errlen, -EIO, "cannot get random bytes for a set id");
 	sc_hex(id, sizeof(id), id_hex);
 	id_hex[32] = '\n';
 	rc = sc_write_file_atomic_why(path, id_hex, 33, why, sizeof(why));
 	id_hex[32] = '\0';
 	if (rc)
-		return fail(err, errlen, rc, "set '%s': set id '%s': %s: %s", root,
+		return sc_fail(err, errlen, rc, "set '%s': set id '%s': %s: %s", root,
 			    path, why, sc_strerror(rc));
 	return 0;
 }
@@ -287,9 +273,9 @@ static int node_store_path(const char *root_real, const char *node_given,
 		sc_manifest_printable(node_given, shown_given, sizeof(shown_given));
 		sc_manifest_printable(node_real, shown_real, sizeof(shown_real));
 		if (!strcmp(node_given, node_real))
-			return fail(err, errlen, SC_EUSAGE, "node '%s': the path %s, "
+			return sc_fail(err, errlen, SC_EUSAGE, "node '%s': the path %s, "
 				    "so a manifest cannot record it", shown_real, why);
-		return fail(err, errlen, SC_EUSAGE, "node '%s': its path '%s' %s, "
+		return sc_fail(err, errlen, SC_EUSAGE, "node '%s': its path '%s' %s, "
 			    "so a manifest cannot record it", shown_given,
 			    shown_real, why);
 	}
@@ -313,14 +299,14 @@ static int s3_node_resolve(struct sc_set_writer *w, const char *root_real, uint3
 		return rc;
 	if (!sc_manifest_node_path_ok(canon) || sc_manifest_has_control(canon) ||
 	    sc_utf8_check(canon, strlen(canon)) != strlen(canon))
-		return fail(err, errlen, SC_EUSAGE, "node '%s': not a location a manifest "
+		return sc_fail(err, errlen, SC_EUSAGE, "node '%s': not a location a manifest "
 			    "can hold", given);
 	if (snprintf(stage, sizeof(stage), "%s/.s3stage/%" PRIu32, root_real, i) >=
 	    (int)sizeof(stage))
-		return fail(err, errlen, SC_ELIMIT, "set path too long");
+		return sc_fail(err, errlen, SC_ELIMIT, "set path too long");
 	rc = sc_mkdir_p(stage, 0755);
 	if (rc)
-		return fail(err, errlen, rc, "node '%s': cannot create its staging directory "
+		return sc_fail(err, errlen, rc, "node '%s': cannot create its staging directory "
 			    "'%s': %s", given, stage, sc_strerror(rc));
 	w->node_s3[i] = 1;
 	w->node_store[i] = strdup(canon);
@@ -344,7 +330,7 @@ static int writer_nodes_resolve(struct sc_set_writer *w,
 	int rc = 0;
 
 	if (!realpath(w->root, root_real))
-		return fail(err, errlen, -errno, "set '%s': %s", w->root, strerror(errno));
+		return sc_fail(err, errlen, -errno, "set '%s': %s", w->root, strerror(errno));
 	w->node_store = calloc(o->nnodes, sizeof(char *));
 	w->node_real = calloc(o->nnodes, sizeof(char *));
 	w->node_gen_dir = calloc(o->nnodes, sizeof(char *));
@@ -372,12 +358,12 @@ static int writer_nodes_resolve(struct sc_set_writer *w,
 		rc = sc_mkdir_p(o->node_paths[i], 0755);
 		if (rc) {
 			made[i] = 0;
-			fail(err, errlen, rc, "node '%s': cannot create: %s", shown,
+			sc_fail(err, errlen, rc, "node '%s': cannot create: %s", shown,
 			     sc_strerror(rc));
 			break;
 		}
 		if (!realpath(o->node_paths[i], node_real)) {
-			rc = fail(err, errlen, -errno, "node '%s': %s", shown,
+			rc = sc_fail(err, errlen, -errno, "node '%s': %s", shown,
 				  strerror(errno));
 			break;
 		}
@@ -393,7 +379,7 @@ static int writer_nodes_resolve(struct sc_set_writer *w,
 check_twice:
 		for (uint32_t k = 0; k < i && !rc; k++)
 			if (!strcmp(w->node_store[k], w->node_store[i]))
-				rc = fail(err, errlen, SC_EUSAGE,
+				rc = sc_fail(err, errlen, SC_EUSAGE,
 					  "node '%s': given twice", shown);
 		if (rc)
 			break;
@@ -425,15 +411,15 @@ static int writer_nodes_prepare(struct sc_set_writer *w, uint64_t keep, char *er
 	snprintf(gen, sizeof(gen), "g%06" PRIu64, w->generation);
 	for (uint32_t i = 0; i < w->nnodes; i++) {
 		if (sc_path_join(dir, sizeof(dir), w->node_real[i], w->set_id))
-			return fail(err, errlen, SC_ELIMIT, "node '%s': path too long",
+			return sc_fail(err, errlen, SC_ELIMIT, "node '%s': path too long",
 				    w->node_real[i]);
 		remove_generations_except(dir, w->have_old ? w->old.generation : 0, keep);
 		if (sc_path_join(dir + strlen(dir), sizeof(dir) - strlen(dir), "", gen))
-			return fail(err, errlen, SC_ELIMIT, "node '%s': path too long",
+			return sc_fail(err, errlen, SC_ELIMIT, "node '%s': path too long",
 				    w->node_real[i]);
 		rc = sc_mkdir_p(dir, 0755);
 		if (rc)
-			return fail(err, errlen, rc, "node '%s': cannot create '%s': %s",
+			return sc_fail(err, errlen, rc, "node '%s': cannot create '%s': %s",
 				    w->node_real[i], dir, sc_strerror(rc));
 		w->node_gen_dir[i] = strdup(dir);
 		if (!w->node_gen_dir[i])
@@ -532,7 +518,7 @@ static int journal_plan(struct sc_set_writer *w, const struct sc_set_writer_opts
 		return PLAN_FRESH;
 	}
 	if (rc)
-		return fail(err, errlen, rc, "%s; nothing touched (run without --resume "
+		return sc_fail(err, errlen, rc, "%s; nothing touched (run without --resume "
 			    "to start over)", msg);
 	if (j->torn)
 		note(o, "resume: the journal's last record was incomplete (a write "
@@ -567,12 +553,12 @@ static int journal_plan(struct sc_set_writer *w, const struct sc_set_writer_opts
 		     "from the beginning", w->root, cur_gen);
 	} else if (what[0]) {
 		sc_journal_release(j);
-		return fail(err, errlen, SC_EUSAGE, "resume: the interrupted ingest in '%s' "
+		return sc_fail(err, errlen, SC_EUSAGE, "resume: the interrupted ingest in '%s' "
 			    "had other %s; give the same options, inputs and nodes, or run "
 			    "without --resume to start over (nothing touched)", w->root, what);
 	} else if (j->head.nnodes != w->nnodes || j->head.replicas != w->replicas) {
 		sc_journal_release(j);
-		return fail(err, errlen, SC_ECORRUPT, "resume: journal in '%s': %" PRIu32
+		return sc_fail(err, errlen, SC_ECORRUPT, "resume: journal in '%s': %" PRIu32
 			    " nodes and %" PRIu32 " replicas do not match its node digest",
 			    w->root, j->head.nnodes, j->head.replicas);
 	} else {
@@ -609,7 +595,7 @@ static int journal_adopt(struct sc_set_writer *w, const struct sc_set_writer_opt
 			 w->set_id, w->generation, i);
 		for (uint32_t r = 0; r < js->nreplicas && !rc; r++) {
 			if (sc_path_join(path, sizeof(path), w->node_real[js->replica[r]], name))
-				return fail(err, errlen, SC_ELIMIT, "node path too long");
+				return sc_fail(err, errlen, SC_ELIMIT, "node path too long");
 			rc = sc_journal_check_replica(path, js, r ? NULL : &ix, msg, sizeof(msg));
 		}
 		if (rc == -ENOMEM) {
@@ -703,7 +689,7 @@ static int journal_start(struct sc_set_writer *w, const struct sc_journal_id *id
 		strcpy(d, w->node_gen_dir[i]);
 		for (int k = 0; k < 3; k++) {
 			if ((rc = sc_fsync_dir(d)))
-				return fail(err, errlen, rc, "node dir '%s': fsync failed: %s",
+				return sc_fail(err, errlen, rc, "node dir '%s': fsync failed: %s",
 					    d, sc_strerror(rc));
 			if ((rc = sc_path_dirname(d, up, sizeof(up))))
 				return rc;
@@ -740,7 +726,7 @@ int sc_set_writer_open(const struct sc_set_writer_opts *o,
 
 	if (o->nnodes == 0 || o->nnodes > SC_NODES_MAX || o->replicas == 0 ||
 	    o->replicas > o->nnodes || o->replicas > SC_REPLICAS_MAX)
-		return fail(err, errlen, SC_EUSAGE,
+		return sc_fail(err, errlen, SC_EUSAGE,
 			    "--replicas %u needs at least as many distinct nodes (have %u)",
 			    o->replicas, o->nnodes);
 	w = calloc(1, sizeof(*w));
@@ -753,26 +739,26 @@ int sc_set_writer_open(const struct sc_set_writer_opts *o,
 	w->replicas = o->replicas;
 	w->shard_size = o->shard_size;
 	if (strlen(o->root) >= sizeof(w->root)) {
-		rc = fail(err, errlen, SC_ELIMIT, "set path too long");
+		rc = sc_fail(err, errlen, SC_ELIMIT, "set path too long");
 		goto out_abort;
 	}
 	strcpy(w->root, o->root);
 	rc = sc_mkdir_p(w->root, 0755);
 	if (rc) {
-		fail(err, errlen, rc, "set '%s': cannot create: %s", w->root, sc_strerror(rc));
+		sc_fail(err, errlen, rc, "set '%s': cannot create: %s", w->root, sc_strerror(rc));
 		goto out_abort;
 	}
 	if (sc_path_join(path, sizeof(path), w->root, ".lock")) {
-		rc = fail(err, errlen, SC_ELIMIT, "set path too long");
+		rc = sc_fail(err, errlen, SC_ELIMIT, "set path too long");
 		goto out_abort;
 	}
 	w->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (w->lock_fd < 0 || flock(w->lock_fd, LOCK_EX | LOCK_NB)) {
 		rc = -errno;
 		if (rc == -EWOULDBLOCK)
-			fail(err, errlen, rc, "set '%s': another ingest is writing it", w->root);
+			sc_fail(err, errlen, rc, "set '%s': another ingest is writing it", w->root);
 		else
-			fail(err, errlen, rc, "set '%s': cannot %s '%s': %s", w->root,
+			sc_fail(err, errlen, rc, "set '%s': cannot %s '%s': %s", w->root,
 			     w->lock_fd < 0 ? "create lock file" : "lock", path, strerror(errno));
 		goto out_abort;
 	}
@@ -784,7 +770,7 @@ int sc_set_writer_open(const struct sc_set_writer_opts *o,
 		/* the reader accepts generations up to UINT64_MAX - 1, so the
 		 * next one must stay below that too */
 		if (w->old.generation >= UINT64_MAX - 1) {
-			rc = fail(err, errlen, SC_ELIMIT, "set '%s': generation %" PRIu64
+			rc = sc_fail(err, errlen, SC_ELIMIT, "set '%s': generation %" PRIu64
 				  " is the last one a manifest can hold; no further "
 				  "commit is possible (ingest into a new set root)",
 				  w->root, w->old.generation);
@@ -802,7 +788,7 @@ int sc_set_writer_open(const struct sc_set_writer_opts *o,
 	if (rc)
 		goto out_abort;
 	if (w->s3 && o->resume) {
-		rc = fail(err, errlen, SC_EUSAGE, "ingest --resume: not supported yet for "
+		rc = sc_fail(err, errlen, SC_EUSAGE, "ingest --resume: not supported yet for "
 			  "S3 nodes");
 		goto out_abort;
 	}
@@ -827,7 +813,7 @@ int sc_set_writer_open(const struct sc_set_writer_opts *o,
 	}
 	/* a journal that is not continued describes nothing that will stay */
 	if (plan == PLAN_FRESH && (rc = sc_journal_remove(w->root))) {
-		fail(err, errlen, rc, "set '%s': cannot remove the old journal '%s' "
+		sc_fail(err, errlen, rc, "set '%s': cannot remove the old journal '%s' "
 		     "(unlink, then fsync of the set root): %s", w->root, SC_JOURNAL_NAME,
 		     sc_strerror(rc));
 		goto out_abort;
@@ -879,11 +865,11 @@ static int shard_begin(struct sc_set_writer *w, char *err, size_t errlen)
 	int rc;
 
 	if (w->nshards >= SC_SHARDS_MAX)
-		return fail(err, errlen, SC_ELIMIT, "more than %u shards", SC_SHARDS_MAX);
+		return sc_fail(err, errlen, SC_ELIMIT, "more than %u shards", SC_SHARDS_MAX);
 	rc = sc_placement_choose(w->node_bytes, w->weight, w->nnodes, est,
 				 w->replicas, w->rep_node);
 	if (rc)
-		return fail(err, errlen, rc, "placement failed");
+		return sc_fail(err, errlen, rc, "placement failed");
 	snprintf(name, sizeof(name), "%06" PRIu64 ".zst", w->nshards);
 	for (uint32_t r = 0; r < w->replicas; r++) {
 		const char *dir = w->node_gen_dir[w->rep_node[r]];
@@ -892,10 +878,10 @@ static int shard_begin(struct sc_set_writer *w, char *err, size_t errlen)
 		if (sc_path_join(f->final, sizeof(f->final), dir, name) ||
 		    snprintf(f->tmp, sizeof(f->tmp), "%s/.%s.tmp", dir, name) >=
 			    (int)sizeof(f->tmp))
-			return fail(err, errlen, SC_ELIMIT, "node path too long");
+			return sc_fail(err, errlen, SC_ELIMIT, "node path too long");
 		f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (f->fd < 0)
-			return fail(err, errlen, -errno, "shard '%s': cannot create: %s",
+			return sc_fail(err, errlen, -errno, "shard '%s': cannot create: %s",
 				    f->tmp, strerror(errno));
 	}
 	sc_shard_builder_free(w->builder);
@@ -918,7 +904,7 @@ static int shard_write(struct sc_set_writer *w, const void *p, size_t n,
 	for (uint32_t r = 0; r < w->replicas; r++) {
 		rc = sc_write_all(w->rep[r].fd, p, n);
 		if (rc)
-			return fail(err, errlen, rc, "shard '%s': write failed: %s",
+			return sc_fail(err, errlen, rc, "shard '%s': write failed: %s",
 				    w->rep[r].tmp, sc_strerror(rc));
 	}
 	w->shard_stored += n;
@@ -947,7 +933,7 @@ static int s3_replica_upload(struct sc_set_writer *w, const char *staged, char *
 		unlink(staged);
 		return 0;
 	}
-	return fail(err, errlen, SC_EUSAGE, "shard '%s': not a replica being written", staged);
+	return sc_fail(err, errlen, SC_EUSAGE, "shard '%s': not a replica being written", staged);
 }
 
 static int shard_end(struct sc_set_writer *w, char *err, size_t errlen)
@@ -959,7 +945,7 @@ static int shard_end(struct sc_set_writer *w, char *err, size_t errlen)
 	w->trailer.len = 0;
 	rc = sc_shard_builder_finish(w->builder, &w->trailer);
 	if (rc)
-		return fail(err, errlen, rc, "shard trailer: %s", sc_strerror(rc));
+		return sc_fail(err, errlen, rc, "shard trailer: %s", sc_strerror(rc));
 	rc = shard_write(w, w->trailer.data, w->trailer.len, err, errlen);
 	if (rc)
 		return rc;
@@ -988,17 +974,17 @@ static int shard_end(struct sc_set_writer *w, char *err, size_t errlen)
 		}
 		f->fd = -1;
 		if (rc)
-			return fail(err, errlen, rc, "shard '%s': %s failed: %s",
+			return sc_fail(err, errlen, rc, "shard '%s': %s failed: %s",
 				    f->tmp, op, strerror(-rc));
 		if (rename(f->tmp, f->final))
-			return fail(err, errlen, -errno, "shard '%s': rename failed: %s",
+			return sc_fail(err, errlen, -errno, "shard '%s': rename failed: %s",
 				    f->tmp, strerror(errno));
 		f->tmp[0] = '\0';
 		rc = sc_path_dirname(f->final, dir, sizeof(dir));
 		if (!rc)
 			rc = sc_fsync_dir(dir);
 		if (rc)
-			return fail(err, errlen, rc, "node dir '%s': fsync failed: %s",
+			return sc_fail(err, errlen, rc, "node dir '%s': fsync failed: %s",
 				    dir, sc_strerror(rc));
 		if (w->node_s3[w->rep_node[r]] &&
 		    (rc = s3_replica_upload(w, f->final, err, errlen)))
@@ -1040,7 +1026,7 @@ static int replay_frame(struct sc_set_writer *w, uint32_t dsize, uint32_t checks
 	w->replay_raw += dsize;
 	if (ix->dsize[f] != dsize || ix->checksum[f] != checksum || ix->records[f] != records ||
 	    (!last && (w->replay_raw >= w->shard_size || f + 1 >= SC_SHARD_FRAMES_MAX)))
-		return fail(err, errlen, SC_ECORRUPT, "resume: the inputs no longer give "
+		return sc_fail(err, errlen, SC_ECORRUPT, "resume: the inputs no longer give "
 			    "shard %" PRIu64 " of the interrupted ingest (frame %" PRIu32
 			    " differs): they changed since; nothing written, run without "
 			    "--resume to start over", w->replay_shard, f);
@@ -1051,7 +1037,7 @@ static int replay_frame(struct sc_set_writer *w, uint32_t dsize, uint32_t checks
 	if (w->replay_raw < w->shard_size && ix->frame_count < SC_SHARD_FRAMES_MAX) {
 		/* closed by the end of the input: it must be the last one */
 		if (w->replay_shard + 1 < w->nkept)
-			return fail(err, errlen, SC_ECORRUPT, "resume: kept shard %" PRIu64
+			return sc_fail(err, errlen, SC_ECORRUPT, "resume: kept shard %" PRIu64
 				    " is shorter than --shard-size but not the last one",
 				    w->replay_shard);
 		w->replay_short = 1;
@@ -1072,23 +1058,23 @@ int sc_set_writer_add_frame(struct sc_set_writer *w, const void *frame,
 
 	if (w->replay_shard < w->nkept) {
 		if (frame)
-			return fail(err, errlen, SC_EUSAGE, "a frame of a kept shard "
+			return sc_fail(err, errlen, SC_EUSAGE, "a frame of a kept shard "
 				    "must be replayed, not written");
 		return replay_frame(w, dsize, checksum, records, err, errlen);
 	}
 	if (!frame)
-		return fail(err, errlen, SC_EUSAGE, "no frame to write");
+		return sc_fail(err, errlen, SC_EUSAGE, "no frame to write");
 	if (w->replay_short)
-		return fail(err, errlen, SC_ECORRUPT, "resume: the interrupted ingest "
+		return sc_fail(err, errlen, SC_ECORRUPT, "resume: the interrupted ingest "
 			    "ended its last shard at the end of its input, but the inputs "
 			    "go on: they changed since; run without --resume to start over");
 	if (!w->shard_open && (rc = shard_begin(w, err, errlen)))
 		return rc;
 	if (csize > UINT32_MAX)
-		return fail(err, errlen, SC_ELIMIT, "frame too large");
+		return sc_fail(err, errlen, SC_ELIMIT, "frame too large");
 	rc = sc_shard_builder_add(w->builder, (uint32_t)csize, dsize, checksum, records);
 	if (rc)
-		return fail(err, errlen, rc, "shard index: %s", sc_strerror(rc));
+		return sc_fail(err, errlen, rc, "shard index: %s", sc_strerror(rc));
 	rc = shard_write(w, frame, csize, err, errlen);
 	if (rc)
 		return rc;
@@ -1109,15 +1095,15 @@ int sc_set_writer_add_shard(struct sc_set_writer *w, const struct sc_manifest_sh
 	int rc;
 
 	if (w->shard_open || w->replay_shard < w->nkept)
-		return fail(err, errlen, SC_EUSAGE, "a shard can only be taken over between shards");
+		return sc_fail(err, errlen, SC_EUSAGE, "a shard can only be taken over between shards");
 	if (w->s3)
-		return fail(err, errlen, SC_EUSAGE, "taking over shards: not supported yet for "
+		return sc_fail(err, errlen, SC_EUSAGE, "taking over shards: not supported yet for "
 			    "S3 nodes");
 	if (s->nreplicas != w->replicas)
-		return fail(err, errlen, SC_EUSAGE, "shard '%s': %" PRIu32 " replicas, the set has %"
+		return sc_fail(err, errlen, SC_EUSAGE, "shard '%s': %" PRIu32 " replicas, the set has %"
 			    PRIu32, src[0], s->nreplicas, w->replicas);
 	if (w->nshards >= SC_SHARDS_MAX)
-		return fail(err, errlen, SC_ELIMIT, "more than %u shards", SC_SHARDS_MAX);
+		return sc_fail(err, errlen, SC_ELIMIT, "more than %u shards", SC_SHARDS_MAX);
 	if (w->nshards == w->shards_cap) {
 		uint64_t ncap = w->shards_cap ? w->shards_cap * 2 : 64;
 		void *p = realloc(w->shards, ncap * sizeof(*w->shards));
@@ -1132,20 +1118,20 @@ int sc_set_writer_add_shard(struct sc_set_writer *w, const struct sc_manifest_sh
 		uint32_t node = s->replica[r];
 
 		if (node >= w->nnodes)
-			return fail(err, errlen, SC_EUSAGE, "shard '%s': node %" PRIu32
+			return sc_fail(err, errlen, SC_EUSAGE, "shard '%s': node %" PRIu32
 				    " is not one of the set's %" PRIu32, src[r], node, w->nnodes);
 		if (lstat(src[r], &st) || !S_ISREG(st.st_mode) ||
 		    (uint64_t)st.st_size != s->stored_bytes)
-			return fail(err, errlen, SC_ECORRUPT, "shard '%s': %s", src[r],
+			return sc_fail(err, errlen, SC_ECORRUPT, "shard '%s': %s", src[r],
 				    errno == ENOENT ? "missing" : "not a regular file of the "
 				    "recorded size");
 		if (sc_path_join(final, sizeof(final), w->node_gen_dir[node], name))
-			return fail(err, errlen, SC_ELIMIT, "node path too long");
+			return sc_fail(err, errlen, SC_ELIMIT, "node path too long");
 		unlink(final);
 		/* a hard link leaves the source for a retry until the commit;
 		 * where the file system has none, the file moves */
 		if (link(src[r], final) && rename(src[r], final))
-			return fail(err, errlen, -errno, "shard '%s': cannot link or move it to "
+			return sc_fail(err, errlen, -errno, "shard '%s': cannot link or move it to "
 				    "'%s': %s", src[r], final, strerror(errno));
 	}
 	d = &w->shards[w->nshards];
@@ -1224,7 +1210,7 @@ int sc_set_writer_commit(struct sc_set_writer *w, struct sc_manifest *m,
 	int rc;
 
 	if (w->replay_shard < w->nkept)
-		return fail(err, errlen, SC_ECORRUPT, "resume: the inputs end before "
+		return sc_fail(err, errlen, SC_ECORRUPT, "resume: the inputs end before "
 			    "the %" PRIu64 " shards the interrupted ingest wrote: they "
 			    "changed since; nothing written, run without --resume to start "
 			    "over", w->nkept);
@@ -1239,7 +1225,7 @@ int sc_set_writer_commit(struct sc_set_writer *w, struct sc_manifest *m,
 		strcpy(d, w->node_gen_dir[i]);
 		for (int up = 0; up < 3; up++) {
 			if ((rc = sc_fsync_dir(d)))
-				return fail(err, errlen, rc, "node dir '%s': fsync failed: %s",
+				return sc_fail(err, errlen, rc, "node dir '%s': fsync failed: %s",
 					    d, sc_strerror(rc));
 			if ((rc = sc_path_dirname(d, dir, sizeof(dir))))
 				return rc;
@@ -1247,7 +1233,7 @@ int sc_set_writer_commit(struct sc_set_writer *w, struct sc_manifest *m,
 		}
 	}
 	if ((rc = sc_path_dirname(w->root, dir, sizeof(dir))) || (rc = sc_fsync_dir(dir)))
-		return fail(err, errlen, rc, "set '%s': fsync of its parent directory '%s' "
+		return sc_fail(err, errlen, rc, "set '%s': fsync of its parent directory '%s' "
 			    "failed: %s", w->root, dir, sc_strerror(rc));
 	nodes = calloc(w->nnodes, sizeof(*nodes));
 	if (!nodes)
@@ -1278,7 +1264,7 @@ int sc_set_writer_commit(struct sc_set_writer *w, struct sc_manifest *m,
 	m->nshards = 0;
 	free(nodes);
 	if (rc) {
-		fail(err, errlen, rc, "manifest: %s", sc_strerror(rc));
+		sc_fail(err, errlen, rc, "manifest: %s", sc_strerror(rc));
 		goto out;
 	}
 	/* only commit what our own reader accepts: a manifest it rejected
@@ -1291,13 +1277,13 @@ int sc_set_writer_commit(struct sc_set_writer *w, struct sc_manifest *m,
 		rc = sc_manifest_parse(json.data, json.len, &chk, msg, sizeof(msg));
 		sc_manifest_release(&chk);
 		if (rc) {
-			fail(err, errlen, rc, "set '%s': the new manifest would not be "
+			sc_fail(err, errlen, rc, "set '%s': the new manifest would not be "
 			     "readable (%s); nothing committed", w->root, msg);
 			goto out;
 		}
 	}
 	if (sc_path_join(path, sizeof(path), w->root, SC_MANIFEST_NAME)) {
-		rc = fail(err, errlen, SC_ELIMIT, "set path too long");
+		rc = sc_fail(err, errlen, SC_ELIMIT, "set path too long");
 		goto out;
 	}
 	rc = sc_write_file_atomic_why(path, json.data, json.len, why, sizeof(why));
@@ -1307,11 +1293,11 @@ int sc_set_writer_commit(struct sc_set_writer *w, struct sc_manifest *m,
 		 * shards must stay. */
 		if (manifest_is(path, &json)) {
 			w->generation = 0;
-			fail(err, errlen, rc, "manifest '%s': committed, but %s: %s; the "
+			sc_fail(err, errlen, rc, "manifest '%s': committed, but %s: %s; the "
 			     "new version may not survive a crash", path, why,
 			     sc_strerror(rc));
 		} else {
-			fail(err, errlen, rc, "manifest '%s': commit failed: %s: %s", path,
+			sc_fail(err, errlen, rc, "manifest '%s': commit failed: %s: %s", path,
 			     why, sc_strerror(rc));
 		}
 		goto out;
@@ -1417,12 +1403,12 @@ int sc_set_open(const char *root, struct sc_set **out, char *err, size_t errlen)
 		return -ENOMEM;
 	if (strlen(root) >= sizeof(s->root)) {
 		free(s);
-		return fail(err, errlen, SC_ELIMIT, "set path too long");
+		return sc_fail(err, errlen, SC_ELIMIT, "set path too long");
 	}
 	strcpy(s->root, root);
 	if (sc_s3node_is(root)) {
 		free(s);
-		return fail(err, errlen, SC_EUSAGE, "set '%s': a set root on S3 is not "
+		return sc_fail(err, errlen, SC_EUSAGE, "set '%s': a set root on S3 is not "
 			    "supported yet (its nodes may be S3 locations)", root);
 	}
 	rc = sc_manifest_load(root, &s->m, err, errlen);
@@ -1489,7 +1475,7 @@ int sc_set_replica_fetch(struct sc_set *s, uint64_t shard, uint32_t r, int verif
 
 	*fd = -1;
 	if (!sc_set_replica_is_s3(s, shard, r))
-		return fail(err, errlen, SC_EUSAGE, "shard %" PRIu64 " replica %" PRIu32
+		return sc_fail(err, errlen, SC_EUSAGE, "shard %" PRIu64 " replica %" PRIu32
 			    ": not on an S3 node", shard, r);
 	if (!s->s3 && (rc = sc_s3node_open(1, &s->s3, err, errlen)))
 		return rc;
@@ -1519,7 +1505,7 @@ int sc_set_replica_indexes(struct sc_set *s, struct sc_set_index *v, size_t n,
 
 	for (size_t i = 0; i < n; i++)
 		if (!sc_set_replica_is_s3(s, v[i].shard, v[i].replica))
-			return fail(err, errlen, SC_EUSAGE, "shard %" PRIu64 " replica %" PRIu32
+			return sc_fail(err, errlen, SC_EUSAGE, "shard %" PRIu64 " replica %" PRIu32
 				    ": not on an S3 node", v[i].shard, v[i].replica);
 	if (!n)
 		return 0;
@@ -1527,7 +1513,7 @@ int sc_set_replica_indexes(struct sc_set *s, struct sc_set_index *v, size_t n,
 		return rc;
 	q = calloc(n, sizeof(*q));
 	if (!q)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return sc_fail(err, errlen, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		const struct sc_manifest_shard *sh = &s->m.shards[v[i].shard];
 
@@ -1538,7 +1524,7 @@ int sc_set_replica_indexes(struct sc_set *s, struct sc_set_index *v, size_t n,
 	}
 	rc = sc_s3node_load_indexes(s->s3, q, n);
 	if (rc)
-		fail(err, errlen, rc, "loading shard indexes: %s", sc_strerror(rc));
+		sc_fail(err, errlen, rc, "loading shard indexes: %s", sc_strerror(rc));
 	for (size_t i = 0; i < n; i++) {
 		v[i].ix = q[i].ix;
 		v[i].rc = rc ? rc : q[i].rc;
@@ -1561,7 +1547,7 @@ static int open_replica(struct sc_set *s, uint64_t shard, uint32_t r,
 	sc_shard_reader_close(s->rd);
 	s->rd = NULL;
 	if (sc_set_replica_path(s, shard, r, path, sizeof(path)))
-		return fail(err, errlen, SC_ELIMIT, "shard %" PRIu64 " replica %" PRIu32
+		return sc_fail(err, errlen, SC_ELIMIT, "shard %" PRIu64 " replica %" PRIu32
 			    ": no such replica, or path too long", shard, r);
 	sh = &s->m.shards[shard];
 	if (sc_set_replica_is_s3(s, shard, r)) {
@@ -1578,7 +1564,7 @@ static int open_replica(struct sc_set *s, uint64_t shard, uint32_t r,
 	}
 	/* not a FIFO or device in a replica's place: opening one may block */
 	if (!stat(path, &st) && !S_ISREG(st.st_mode))
-		return fail(err, errlen, SC_EFORMAT, "shard '%s': not a regular file", path);
+		return sc_fail(err, errlen, SC_EFORMAT, "shard '%s': not a regular file", path);
 	rc = sc_shard_reader_open(path, &s->rd, err, errlen);
 	if (rc)
 		return rc;
@@ -1588,7 +1574,7 @@ check:
 	    ix->record_count != sh->records || ix->raw_bytes != sh->raw_bytes) {
 		sc_shard_reader_close(s->rd);
 		s->rd = NULL;
-		return fail(err, errlen, SC_ECORRUPT,
+		return sc_fail(err, errlen, SC_ECORRUPT,
 			    "shard '%s': size or counts differ from the manifest", path);
 	}
 	s->rd_shard = shard;
@@ -1607,7 +1593,7 @@ int sc_set_read_frame(struct sc_set *s, uint64_t shard, uint32_t frame,
 	int rc = SC_ECORRUPT;
 
 	if (shard >= s->m.nshards || frame >= s->m.shards[shard].frames)
-		return fail(err, errlen, SC_EUSAGE, "shard %" PRIu64 " frame %u: out of range",
+		return sc_fail(err, errlen, SC_EUSAGE, "shard %" PRIu64 " frame %u: out of range",
 			    shard, frame);
 	sh = &s->m.shards[shard];
 	if (s->rd && s->rd_shard == shard)
@@ -1634,7 +1620,7 @@ next:
 			s->warn(s->warn_ctx, w);
 		}
 	}
-	return fail(err, errlen, rc, "shard %" PRIu64 " ('%s') frame %u: no good replica: %s",
+	return sc_fail(err, errlen, rc, "shard %" PRIu64 " ('%s') frame %u: no good replica: %s",
 		    shard, sh->name, frame, shown);
 }
 
@@ -1647,19 +1633,19 @@ int sc_set_lock(const char *root, int *lock_fd, char *err, size_t errlen)
 
 	*lock_fd = -1;
 	if (sc_path_join(path, sizeof(path), root, ".lock"))
-		return fail(err, errlen, SC_ELIMIT, "set path too long");
+		return sc_fail(err, errlen, SC_ELIMIT, "set path too long");
 	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "set '%s': cannot lock: %s", root,
+		return sc_fail(err, errlen, -errno, "set '%s': cannot lock: %s", root,
 			    strerror(errno));
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
 		int rc = -errno;
 
 		close(fd);
 		if (rc == -EWOULDBLOCK)
-			return fail(err, errlen, rc, "set '%s': another shardctl (ingest, "
+			return sc_fail(err, errlen, rc, "set '%s': another shardctl (ingest, "
 				    "repair or rebalance) is writing it", root);
-		return fail(err, errlen, rc, "set '%s': cannot lock: %s", root,
+		return sc_fail(err, errlen, rc, "set '%s': cannot lock: %s", root,
 			    strerror(-rc));
 	}
 	remove_root_temporaries(root);
@@ -1681,12 +1667,12 @@ int sc_set_node_resolve(const char *root, const char *given, int create,
 	*stored = NULL;
 	sc_manifest_printable(given, shown, sizeof(shown));
 	if (!realpath(root, root_real))
-		return fail(err, errlen, -errno, "set '%s': %s", root, strerror(errno));
+		return sc_fail(err, errlen, -errno, "set '%s': %s", root, strerror(errno));
 	if (create && (rc = sc_mkdir_p(given, 0755)))
-		return fail(err, errlen, rc, "node '%s': cannot create: %s", shown,
+		return sc_fail(err, errlen, rc, "node '%s': cannot create: %s", shown,
 			    sc_strerror(rc));
 	if (!realpath(given, node_real))
-		return fail(err, errlen, -errno, "node '%s': %s", shown, strerror(errno));
+		return sc_fail(err, errlen, -errno, "node '%s': %s", shown, strerror(errno));
 	return node_store_path(root_real, given, node_real, stored, err, errlen);
 }
 
@@ -1703,24 +1689,24 @@ int sc_set_commit_manifest(const char *root, struct sc_manifest *m, int *committ
 	sc_buf_init(&json, SC_MANIFEST_SIZE_MAX);
 	rc = sc_manifest_write_json(m, &json);
 	if (rc) {
-		fail(err, errlen, rc, "manifest: %s", sc_strerror(rc));
+		sc_fail(err, errlen, rc, "manifest: %s", sc_strerror(rc));
 		goto out;
 	}
 	/* as for an ingest: only commit what our own reader accepts */
 	rc = sc_manifest_parse(json.data, json.len, &chk, msg, sizeof(msg));
 	sc_manifest_release(&chk);
 	if (rc) {
-		fail(err, errlen, rc, "set '%s': the new manifest would not be readable "
+		sc_fail(err, errlen, rc, "set '%s': the new manifest would not be readable "
 		     "(%s); nothing committed", root, msg);
 		goto out;
 	}
 	if (sc_path_join(path, sizeof(path), root, SC_MANIFEST_NAME)) {
-		rc = fail(err, errlen, SC_ELIMIT, "set path too long");
+		rc = sc_fail(err, errlen, SC_ELIMIT, "set path too long");
 		goto out;
 	}
 	rc = sc_write_file_atomic(path, json.data, json.len);
 	if (rc) {
-		fail(err, errlen, rc, "manifest '%s': commit failed: %s", path,
+		sc_fail(err, errlen, rc, "manifest '%s': commit failed: %s", path,
 		     sc_strerror(rc));
 		/* the rename may have happened, with only the directory fsync
 		 * failing: then readers see the new manifest */

@@ -204,21 +204,6 @@ static void slog(struct sc_setfs *fs, enum sc_setfs_level level, const char *fmt
 	fs->o.log(fs->o.log_ctx, level, msg);
 }
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 void sc_setfs_opts_init(struct sc_setfs_opts *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -406,17 +391,17 @@ static int fd_get(struct sc_setfs *fs, uint64_t s, uint32_t r, int *fd, int *slo
 			victim = e;
 	}
 	if (sc_set_replica_path(fs->set, s, r, path, sizeof(path))) {
-		rc = fail(why, whylen, SC_ELIMIT, "path too long");
+		rc = sc_fail(why, whylen, SC_ELIMIT, "path too long");
 		goto out;
 	}
 	f = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (f < 0) {
-		rc = fail(why, whylen, -errno, "cannot open: %s", strerror(errno));
+		rc = sc_fail(why, whylen, -errno, "cannot open: %s", strerror(errno));
 		goto out;
 	}
 	if (fstat(f, &stt) || !S_ISREG(stt.st_mode) ||
 	    (uint64_t)stt.st_size != fs->m->shards[s].stored_bytes) {
-		rc = fail(why, whylen, SC_ECORRUPT, "not a regular file of the manifest's size");
+		rc = sc_fail(why, whylen, SC_ECORRUPT, "not a regular file of the manifest's size");
 		close(f);
 		goto out;
 	}
@@ -1064,7 +1049,7 @@ static int open_set(struct sc_setfs *fs, const char *root, char *err, size_t err
 	int rc = 0;
 
 	if (sc_path_join(path, sizeof(path), root, SC_MANIFEST_NAME))
-		return fail(err, errlen, SC_ELIMIT, "set '%s': path too long", root);
+		return sc_fail(err, errlen, SC_ELIMIT, "set '%s': path too long", root);
 	sc_buf_init(&b, SC_MANIFEST_SIZE_MAX);
 	for (int t = 0; t < OPEN_TRIES; t++) {
 		struct sc_manifest chk;
@@ -1078,7 +1063,7 @@ static int open_set(struct sc_setfs *fs, const char *root, char *err, size_t err
 			break;
 		rc = sc_read_file(path, SC_MANIFEST_SIZE_MAX, &b);
 		if (rc) {
-			fail(err, errlen, rc, "manifest '%s': %s", path, sc_strerror(rc));
+			sc_fail(err, errlen, rc, "manifest '%s': %s", path, sc_strerror(rc));
 			break;
 		}
 		memset(&chk, 0, sizeof(chk));
@@ -1093,7 +1078,7 @@ static int open_set(struct sc_setfs *fs, const char *root, char *err, size_t err
 			fs->nblobs = 1;
 			return 0;
 		}
-		rc = fail(err, errlen, SC_ECORRUPT, "set '%s': the manifest changed while it "
+		rc = sc_fail(err, errlen, SC_ECORRUPT, "set '%s': the manifest changed while it "
 			  "was being opened; try again", root);
 	}
 	sc_buf_release(&b);
@@ -1112,7 +1097,7 @@ int sc_setfs_open(const char *root, const struct sc_setfs_opts *o,
 	    o->prefetch_bytes > SC_SETFS_PREFETCH_MAX || o->threads < 1 ||
 	    o->threads > SC_THREADS_MAX || o->queue_depth < 1 ||
 	    o->queue_depth > SC_AIO_QUEUE_DEPTH_MAX || (unsigned)o->io > SC_SETFS_IO_PREAD)
-		return fail(err, errlen, SC_EUSAGE, "set view options: cache size %llu..%llu, "
+		return sc_fail(err, errlen, SC_EUSAGE, "set view options: cache size %llu..%llu, "
 			    "prefetch at most %llu, threads 1..%d, queue depth 1..%d",
 			    (unsigned long long)SC_SETFS_CACHE_MIN,
 			    (unsigned long long)SC_SETFS_CACHE_MAX,
@@ -1120,7 +1105,7 @@ int sc_setfs_open(const char *root, const struct sc_setfs_opts *o,
 			    SC_AIO_QUEUE_DEPTH_MAX);
 	fs = calloc(1, sizeof(*fs));
 	if (!fs)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return sc_fail(err, errlen, -ENOMEM, "out of memory");
 	fs->o = *o;
 	pthread_mutex_init(&fs->ix_lock, NULL);
 	pthread_mutex_init(&fs->fd_lock, NULL);
@@ -1143,7 +1128,7 @@ int sc_setfs_open(const char *root, const struct sc_setfs_opts *o,
 	fs->table = calloc((size_t)1 << HASH_BITS, sizeof(*fs->table));
 	fs->sh = calloc(fs->m->nshards ? fs->m->nshards : 1, sizeof(*fs->sh));
 	if (!fs->table || !fs->sh) {
-		rc = fail(err, errlen, -ENOMEM, "out of memory");
+		rc = sc_fail(err, errlen, -ENOMEM, "out of memory");
 		goto out_close;
 	}
 	for (uint64_t s = 0; s < fs->m->nshards; s++) {
@@ -1182,7 +1167,7 @@ int sc_setfs_start(struct sc_setfs *fs, char *err, size_t errlen)
 		slog(fs, SC_SETFS_LOG_WARN, "%s", sc_aio_fallback_reason(fs->aio));
 	fs->dec = calloc(fs->o.threads, sizeof(*fs->dec));
 	if (!fs->dec) {
-		rc = fail(err, errlen, -ENOMEM, "out of memory");
+		rc = sc_fail(err, errlen, -ENOMEM, "out of memory");
 		goto out_aio;
 	}
 	for (fs->ndec = 0; fs->ndec < fs->o.threads; fs->ndec++) {
@@ -1194,13 +1179,13 @@ int sc_setfs_start(struct sc_setfs *fs, char *err, size_t errlen)
 			rc = -pthread_create(&t->tid, NULL, dec_main, t);
 		if (rc) {
 			sc_frame_decoder_free(t->dec);
-			fail(err, errlen, rc, "read-ahead threads: %s", sc_strerror(rc));
+			sc_fail(err, errlen, rc, "read-ahead threads: %s", sc_strerror(rc));
 			goto out_threads;
 		}
 	}
 	rc = -pthread_create(&fs->io_tid, NULL, io_main, fs);
 	if (rc) {
-		fail(err, errlen, rc, "read-ahead thread: %s", sc_strerror(rc));
+		sc_fail(err, errlen, rc, "read-ahead thread: %s", sc_strerror(rc));
 		goto out_threads;
 	}
 	pthread_mutex_lock(&fs->lock);

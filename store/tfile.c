@@ -72,21 +72,6 @@ struct sc_tfile {
 	char msg[SC_PATH_MAX + 320];/* last failure */
 };
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 static uint64_t block_seed(uint64_t head_hash, uint64_t off, uint32_t section, uint32_t len)
 {
 	return head_hash ^ (off * UINT64_C(0x9e3779b97f4a7c15)) ^
@@ -120,7 +105,7 @@ int sc_tfile_create(const char *path, uint32_t kind, const unsigned char plan_id
 	*out = NULL;
 	if (!kind || kind >= SC_TF__COUNT || !nsections || nsections > SC_TFILE_SECTIONS_MAX ||
 	    !block_bytes || block_bytes > SC_TFILE_BLOCK_MAX)
-		return fail(err, errlen, SC_EUSAGE, "task file '%s': bad parameters", path);
+		return sc_fail(err, errlen, SC_EUSAGE, "task file '%s': bad parameters", path);
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
@@ -136,13 +121,13 @@ int sc_tfile_create(const char *path, uint32_t kind, const unsigned char plan_id
 	if (strlen(path) >= sizeof(w->path) || sc_path_dirname(path, dir, sizeof(dir)) ||
 	    snprintf(w->tmp, sizeof(w->tmp), "%s/.%s.tmp.%ld", dir, base, (long)getpid()) >=
 		    (int)sizeof(w->tmp)) {
-		rc = fail(err, errlen, SC_ELIMIT, "task file '%s': path too long", path);
+		rc = sc_fail(err, errlen, SC_ELIMIT, "task file '%s': path too long", path);
 		goto out_free;
 	}
 	strcpy(w->path, path);
 	w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (w->fd < 0) {
-		rc = fail(err, errlen, -errno, "task file '%s': cannot create: %s", w->tmp,
+		rc = sc_fail(err, errlen, -errno, "task file '%s': cannot create: %s", w->tmp,
 			  strerror(errno));
 		goto out_free;
 	}
@@ -156,7 +141,7 @@ int sc_tfile_create(const char *path, uint32_t kind, const unsigned char plan_id
 	sc_put_le64(head + 56, w->head_hash);
 	rc = sc_write_all(w->fd, head, sizeof(head));
 	if (rc) {
-		fail(err, errlen, rc, "task file '%s': write failed: %s", w->tmp, sc_strerror(rc));
+		sc_fail(err, errlen, rc, "task file '%s': write failed: %s", w->tmp, sc_strerror(rc));
 		goto out_free;
 	}
 	w->nsections = nsections;
@@ -281,17 +266,17 @@ int sc_tfile_commit(struct sc_tfile_writer *w, char *err, size_t errlen)
 	}
 	XXH3_freeState(h);
 	if (rc) {
-		fail(err, errlen, rc, "task file '%s': write failed: %s", w->tmp, sc_strerror(rc));
+		sc_fail(err, errlen, rc, "task file '%s': write failed: %s", w->tmp, sc_strerror(rc));
 		goto out;
 	}
 	rc = close(w->fd) ? -errno : 0;
 	w->fd = -1;
 	if (rc) {
-		fail(err, errlen, rc, "task file '%s': close failed: %s", w->tmp, sc_strerror(rc));
+		sc_fail(err, errlen, rc, "task file '%s': close failed: %s", w->tmp, sc_strerror(rc));
 		goto out;
 	}
 	if (rename(w->tmp, w->path)) {
-		rc = fail(err, errlen, -errno, "task file '%s': rename to '%s' failed: %s",
+		rc = sc_fail(err, errlen, -errno, "task file '%s': rename to '%s' failed: %s",
 			  w->tmp, w->path, strerror(errno));
 		goto out;
 	}
@@ -486,7 +471,7 @@ int sc_tfile_open(const char *path, uint32_t kind, const unsigned char plan_id[1
 	*out = f;
 	return 0;
 out_fail:
-	fail(err, errlen, rc, "%s", f->msg);
+	sc_fail(err, errlen, rc, "%s", f->msg);
 	free(table);
 	sc_tfile_close(f);
 	return rc;
@@ -613,13 +598,13 @@ int sc_tfile_load(const char *path, uint32_t kind, const unsigned char plan_id[1
 		return rc;
 	n = sc_tfile_section_bytes(f, 0);
 	if (n > max) {
-		rc = fail(err, errlen, SC_ELIMIT, "task file '%s': %" PRIu64 " bytes, more than "
+		rc = sc_fail(err, errlen, SC_ELIMIT, "task file '%s': %" PRIu64 " bytes, more than "
 			  "the %zu expected", path, n, max);
 		goto out;
 	}
 	rc = sc_buf_reserve(out, (size_t)n + 1);
 	if (rc) {
-		fail(err, errlen, rc, "task file '%s': %s", path, sc_strerror(rc));
+		sc_fail(err, errlen, rc, "task file '%s': %s", path, sc_strerror(rc));
 		goto out;
 	}
 	rc = sc_tfile_seek(f, 0);
@@ -628,7 +613,7 @@ int sc_tfile_load(const char *path, uint32_t kind, const unsigned char plan_id[1
 		rc = rc == 1 ? 0 : rc == 0 ? SC_ECORRUPT : rc;
 	}
 	if (rc) {
-		fail(err, errlen, rc, "%s", sc_tfile_error(f));
+		sc_fail(err, errlen, rc, "%s", sc_tfile_error(f));
 		goto out;
 	}
 	out->len = (size_t)n;
