@@ -26,12 +26,14 @@ export SLURM_CONF=$CONF
 
 # "true" when the pid file names a live process that is still the program we started
 ours() {
-	local exe pid
+	local comm pid
 	[ -f "$1" ] || return 1
 	pid=$(cat "$1" 2>/dev/null)
 	case "$pid" in '' | *[!0-9]*) rm -f "$1"; return 1 ;; esac
-	exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || { rm -f "$1"; return 1; }
-	case "$exe" in */slurmd | */slurmctld | */munged) return 0 ;; esac
+	# the command name, not the executable's path: Debian installs the
+	# daemons as slurmctld-wlm and slurmd-wlm behind alternatives links
+	comm=$(cat "/proc/$pid/comm" 2>/dev/null) || { rm -f "$1"; return 1; }
+	case "$comm" in slurmd | slurmctld | munged) return 0 ;; esac
 	rm -f "$1"
 	return 1
 }
