@@ -1032,6 +1032,26 @@ static int run_pipeline(struct ingest *g)
 	return 0;
 }
 
+/*
+ * The rings, the worker pool and the pipeline over them, for a run and for
+ * a partitioned scan alike; the pool is joined before returning, so no job
+ * touches the rings afterwards. 0 or negative (reported through fail()).
+ */
+static int run_stages(struct ingest *g)
+{
+	int rc = alloc_rings(g);
+
+	if (rc)
+		return rc;
+	rc = sc_workq_new(g->o->threads, worker_init, worker_fini, g, &g->q);
+	if (rc)
+		return fail(g, rc, "starting workers: %s", sc_strerror(rc));
+	rc = run_pipeline(g);
+	sc_workq_free(g->q);
+	g->q = NULL;
+	return rc;
+}
+
 int sc_ingest_run(const struct sc_ingest_opts *o, struct sc_stats *st,
 		  char *err, size_t errlen)
 {
@@ -1119,17 +1139,7 @@ int sc_ingest_run(const struct sc_ingest_opts *o, struct sc_stats *st,
 			goto out;
 		}
 	}
-	rc = alloc_rings(&g);
-	if (rc)
-		goto out;
-	rc = sc_workq_new(o->threads, worker_init, worker_fini, &g, &g.q);
-	if (rc) {
-		fail(&g, rc, "starting workers: %s", sc_strerror(rc));
-		goto out;
-	}
-	rc = run_pipeline(&g);
-	sc_workq_free(g.q); /* joins: no job touches the rings after this */
-	g.q = NULL;
+	rc = run_stages(&g);
 	if (rc)
 		goto out;
 	st->input_files = sc_input_file_count(g.in);
@@ -1239,17 +1249,7 @@ int sc_ingest_scan(const struct sc_ingest_opts *o, const struct sc_input_segment
 		goto out;
 	if (o->dedup == SC_DEDUP_NEAR)
 		g.psize = sc_near_packed_size(o->near.bands * o->near.rows);
-	rc = alloc_rings(&g);
-	if (rc)
-		goto out;
-	rc = sc_workq_new(o->threads, worker_init, worker_fini, &g, &g.q);
-	if (rc) {
-		fail(&g, rc, "starting workers: %s", sc_strerror(rc));
-		goto out;
-	}
-	rc = run_pipeline(&g);
-	sc_workq_free(g.q); /* joins: no job touches the rings after this */
-	g.q = NULL;
+	rc = run_stages(&g);
 	if (rc)
 		goto out;
 	st->input_errors = sc_input_error_count(g.in);
