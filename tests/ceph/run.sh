@@ -40,31 +40,7 @@ echo "ceph: cluster up in $(( $(date +%s) - start ))s: $(grep -o 'radosgw answer
 # shellcheck disable=SC1091
 . "$CEPH_DIR/s3.env"
 
-pass=0 fail=0 skip=0
-if [ $# -gt 0 ]; then
-	list=""
-	for t in "$@"; do list="$list $here/$t.sh"; done
-else
-	list="$(ls "$here"/t_*.sh 2>/dev/null) $(ls "$here"/z_*.sh 2>/dev/null)"
-fi
-for t in $list; do
-	name=$(basename "$t" .sh)
-	dir=$(mktemp -d "${TMPDIR:-/tmp}/shardctl-ceph-$name.XXXXXX")
-	tstart=$(date +%s)
-	(cd "$dir" && bash "$t") > "$dir.log" 2>&1
-	rc=$?
-	secs=$(( $(date +%s) - tstart ))
-	if [ $rc -eq 0 ]; then
-		pass=$((pass + 1)); echo "ok    $name (${secs}s)"
-		rm -rf "$dir" "$dir.log"
-	elif [ $rc -eq 77 ]; then
-		skip=$((skip + 1)); echo "SKIP  $name: $(tail -n 1 "$dir.log")"
-		rm -rf "$dir" "$dir.log"
-	else
-		fail=$((fail + 1)); echo "FAIL  $name (exit $rc), log:"
-		sed 's/^/    /' "$dir.log" | tail -n 60
-		rm -rf "$dir" "$dir.log"
-	fi
-done
-echo "ceph: $pass passed, $fail failed, $skip skipped"
+. "$here/../runner.sh"
+# shellcheck disable=SC2046
+run_tests ceph 60 0 $(test_list "$here" "$(ls "$here"/t_*.sh 2>/dev/null) $(ls "$here"/z_*.sh 2>/dev/null)" "$@")
 [ $fail -eq 0 ] && [ $pass -gt 0 ]

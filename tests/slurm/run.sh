@@ -39,39 +39,16 @@ fi
 . "$SLURM_DIR/env.sh"
 echo "slurm: cluster up in $(( $(date +%s) - start ))s: $(sinfo -h -N -o %N | sort -u | tr '\n' ' ')"
 
-pass=0 fail=0 skip=0
-if [ $# -gt 0 ]; then
-	list=""
-	for t in "$@"; do list="$list $here/$t.sh"; done
-else
-	list=$(ls "$here"/t_*.sh 2>/dev/null)
-fi
-for t in $list; do
-	name=$(basename "$t" .sh)
-	dir=$(mktemp -d "${TMPDIR:-/tmp}/shardctl-slurm-$name.XXXXXX")
-	tstart=$(date +%s)
-	(cd "$dir" && bash "$t") > "$dir.log" 2>&1
-	rc=$?
-	secs=$(( $(date +%s) - tstart ))
-	if [ $rc -eq 0 ]; then
-		pass=$((pass + 1)); echo "ok    $name (${secs}s)"
-		rm -rf "$dir" "$dir.log"
-	elif [ $rc -eq 77 ]; then
-		skip=$((skip + 1)); echo "SKIP  $name: $(tail -n 1 "$dir.log")"
-		rm -rf "$dir" "$dir.log"
-	else
-		fail=$((fail + 1)); echo "FAIL  $name (exit $rc), log:"
-		sed 's/^/    /' "$dir.log" | tail -n 60
-		rm -rf "$dir" "$dir.log"
-	fi
-	# no job of a test may outlive it
+# no job of a test may outlive it
+after_test() {
 	left=$(squeue -h -o %A 2>/dev/null | sort -u)
-	if [ -n "$left" ]; then
-		echo "slurm: $name left jobs behind: $left"
-		# shellcheck disable=SC2086
-		scancel $left 2>/dev/null
-		fail=$((fail + 1))
-	fi
-done
-echo "slurm: $pass passed, $fail failed, $skip skipped"
+	[ -z "$left" ] && return 0
+	echo "slurm: $1 left jobs behind: $left"
+	# shellcheck disable=SC2086
+	scancel $left 2>/dev/null
+	return 1
+}
+. "$here/../runner.sh"
+# shellcheck disable=SC2046
+run_tests slurm 60 0 $(test_list "$here" "$(ls "$here"/t_*.sh 2>/dev/null)" "$@")
 [ $fail -eq 0 ] && [ $pass -gt 0 ]
