@@ -4,6 +4,7 @@
  * through plain pread in the same run (each pass reads the whole part the
  * options select and throws the records away).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -98,57 +99,169 @@ static int run_pass(const char *set, struct cmd_read_opts *base, const struct pa
 	return EXIT_OK;
 }
 
-/* Read every frame of the first replicas with io/aio, nothing decoded. */
+/*
+ * The I/O-only pass: every frame of every shard read through io/aio and
+ * thrown away, nothing decoded. Each shard is read from its first replica
+ * whose index loads (later replicas are tried when one is missing or
+ * damaged). A replica on an S3 node is read the way the reader reads it:
+ * its index from its trailer (ranged GETs, many shards at once), the
+ * shard fetched whole into the cache directory ahead of use
+ * (SC_IO_S3_AHEAD shards queued), then its frames read back from the
+ * cached file; for such sets the time includes the index loads and the
+ * fetches, so it compares with a download of the same objects.
+ */
+#define SC_IO_S3_AHEAD 16
+
+struct io_shard {
+	struct sc_shard_index *ix;
+	uint32_t replica;
+	int fd;
+};
+
+struct io_pass {
+	struct sc_set *set;
+	const struct sc_manifest *m;
+	struct io_shard *sh;
+	int direct;
+	uint64_t next_prefetch;
+};
+
+/* Load the index of a local replica; 0 or -1 with a warning printed. */
+static int io_local_index(struct io_pass *p, uint64_t s, uint32_t r)
+{
+	char path[SC_PATH_MAX], err[1024];
+	struct stat st;
+	int fd, rc = -1;
+
+	if (sc_set_replica_path(p->set, s, r, path, sizeof(path)))
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		cmd_error("warning: shard %" PRIu64 " replica %" PRIu32 ": '%s': %s", s, r, path,
+			 strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+		cmd_error("warning: shard %" PRIu64 " replica %" PRIu32 ": '%s': not a regular file",
+			 s, r, path);
+	else if (sc_shard_index_load(fd, (uint64_t)st.st_size, &p->sh[s].ix, err, sizeof(err)))
+		cmd_error("warning: shard %" PRIu64 " replica %" PRIu32 ": '%s': %s", s, r, path, err);
+	else
+		rc = 0;
+	close(fd);
+	return rc;
+}
+
+/* Choose each shard's replica by loading indexes; 0 or -1 (said). */
+static int io_load_indexes(struct io_pass *p)
+{
+	uint64_t n = p->m->nshards;
+	struct sc_set_index *v = calloc(n ? n : 1, sizeof(*v));
+	char err[1024];
+
+	if (!v) {
+		cmd_error("out of memory");
+		return -1;
+	}
+	for (uint32_t r = 0; r < p->m->config.replicas; r++) {
+		size_t nv = 0;
+
+		for (uint64_t s = 0; s < n; s++) {
+			if (p->sh[s].ix)
+				continue;
+			if (!sc_set_replica_is_s3(p->set, s, r)) {
+				if (!io_local_index(p, s, r))
+					p->sh[s].replica = r;
+				continue;
+			}
+			memset(&v[nv], 0, sizeof(v[nv]));
+			v[nv].shard = s;
+			v[nv++].replica = r;
+		}
+		if (nv && sc_set_replica_indexes(p->set, v, nv, err, sizeof(err)) == -ENOMEM) {
+			cmd_error("%s", err);
+			free(v);
+			return -1;
+		}
+		for (size_t i = 0; i < nv; i++) {
+			if (v[i].rc) {
+				cmd_error("warning: %s", v[i].err);
+				continue;
+			}
+			p->sh[v[i].shard].ix = v[i].ix;
+			p->sh[v[i].shard].replica = r;
+		}
+	}
+	free(v);
+	for (uint64_t s = 0; s < n; s++)
+		if (!p->sh[s].ix) {
+			cmd_error("shard %" PRIu64 ": no replica whose index loads", s);
+			return -1;
+		}
+	return 0;
+}
+
+/* A descriptor for shard s's chosen replica (S3: fetched into the cache). */
+static int io_open(struct io_pass *p, uint64_t s)
+{
+	char path[SC_PATH_MAX], err[1024];
+	uint32_t r = p->sh[s].replica;
+
+	for (; p->next_prefetch < p->m->nshards &&
+	       p->next_prefetch < s + SC_IO_S3_AHEAD; p->next_prefetch++) {
+		uint64_t q = p->next_prefetch;
+
+		if (sc_set_replica_is_s3(p->set, q, p->sh[q].replica) &&
+		    sc_set_replica_prefetch(p->set, q, p->sh[q].replica) == -EAGAIN)
+			break;
+	}
+	if (sc_set_replica_is_s3(p->set, s, r)) {
+		if (sc_set_replica_fetch(p->set, s, r, 0, &p->sh[s].fd, err, sizeof(err))) {
+			cmd_error("%s", err);
+			return -1;
+		}
+		return 0;
+	}
+	if (sc_set_replica_path(p->set, s, r, path, sizeof(path)))
+		return -1;
+	p->sh[s].fd = open(path, O_RDONLY | O_CLOEXEC | (p->direct ? O_DIRECT : 0));
+	if (p->sh[s].fd < 0) {
+		cmd_error("shard '%s': cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int io_only(const char *root, const struct cmd_read_opts *ro, int json)
 {
-	struct sc_set *set = NULL;
+	struct io_pass p = { .direct = ro->o.direct };
 	struct sc_aio *aio = NULL;
 	struct sc_aio_opts ao;
-	struct sc_shard_index **ix = NULL;
-	const struct sc_manifest *m;
-	int *fds = NULL;
-	uint64_t nshards, bytes = 0, reads = 0, max_c = 0;
+	uint64_t nshards, bytes = 0, reads = 0, max_c = 0, s = 0, closed = 0, inflight = 0;
+	uint32_t qd = ro->o.queue_depth ? ro->o.queue_depth : 32, f = 0, nfree, *freelist = NULL;
 	char err[4096];
-	double t0, t;
-	int status = EXIT_FAIL;
-	uint32_t qd = ro->o.queue_depth ? ro->o.queue_depth : 32;
+	double t0 = now(), t;
+	int status = EXIT_FAIL, s3 = 0;
 
-	if (sc_set_open(root, &set, err, sizeof(err))) {
+	if (sc_set_open(root, &p.set, err, sizeof(err))) {
 		cmd_error("%s", err);
 		return EXIT_FAIL;
 	}
-	m = sc_set_manifest(set);
-	nshards = m->nshards;
-	ix = calloc(nshards + 1, sizeof(*ix));
-	fds = calloc(nshards + 1, sizeof(*fds));
-	if (!ix || !fds)
+	p.m = sc_set_manifest(p.set);
+	nshards = p.m->nshards;
+	p.sh = calloc(nshards + 1, sizeof(*p.sh));
+	freelist = calloc(qd, sizeof(*freelist));
+	if (!p.sh || !freelist)
 		goto out;
-	for (uint64_t s = 0; s < nshards; s++)
-		fds[s] = -1;
-	for (uint64_t s = 0; s < nshards; s++) {
-		char path[SC_PATH_MAX];
-		struct stat st;
-		int fd;
-
-		if (sc_set_replica_path(set, s, 0, path, sizeof(path)))
-			goto out;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &st) ||
-		    sc_shard_index_load(fd, (uint64_t)st.st_size, &ix[s], err, sizeof(err))) {
-			cmd_error("shard '%s': cannot load its index", path);
-			if (fd >= 0)
-				close(fd);
-			goto out;
-		}
-		close(fd);
-		fds[s] = open(path, O_RDONLY | O_CLOEXEC | (ro->o.direct ? O_DIRECT : 0));
-		if (fds[s] < 0) {
-			cmd_error("shard '%s': cannot open", path);
-			goto out;
-		}
-		for (uint32_t f = 0; f < ix[s]->frame_count; f++)
-			if (ix[s]->csize[f] > max_c)
-				max_c = ix[s]->csize[f];
+	for (uint64_t i = 0; i < nshards; i++)
+		p.sh[i].fd = -1;
+	if (io_load_indexes(&p))
+		goto out;
+	for (uint64_t i = 0; i < nshards; i++) {
+		s3 |= sc_set_replica_is_s3(p.set, i, p.sh[i].replica);
+		for (uint32_t k = 0; k < p.sh[i].ix->frame_count; k++)
+			if (p.sh[i].ix->csize[k] > max_c)
+				max_c = p.sh[i].ix->csize[k];
 	}
 	memset(&ao, 0, sizeof(ao));
 	ao.mode = SC_AIO_URING;
@@ -160,88 +273,94 @@ static int io_only(const char *root, const struct cmd_read_opts *ro, int json)
 		cmd_error("%s", err);
 		goto out;
 	}
-	t0 = now();
-	{
-		uint64_t s = 0;
-		uint32_t f = 0, nfree = qd, *freelist = calloc(qd, sizeof(uint32_t));
-		uint64_t inflight = 0;
+	if (!s3)
+		t0 = now(); /* local sets: the I/O alone, as fio measures it */
+	nfree = qd;
+	for (uint32_t b = 0; b < qd; b++)
+		freelist[b] = b;
+	for (;;) {
+		struct sc_aio_done d[64];
+		int n;
 
-		if (!freelist)
-			goto out;
-		for (uint32_t b = 0; b < qd; b++)
-			freelist[b] = b;
-		for (;;) {
-			struct sc_aio_done d[64];
-			int n;
+		while (nfree && s < nshards) {
+			const struct sc_shard_index *ix = p.sh[s].ix;
+			uint64_t off, len, aoff, alen;
+			uint32_t b;
 
-			while (nfree && s < nshards) {
-				uint64_t off = ix[s]->frame_offset[f], len = ix[s]->csize[f], aoff, alen;
-				uint32_t b = freelist[--nfree];
-
-				if (ro->o.direct)
-					sc_aio_align(off, len, &aoff, &alen);
-				else
-					aoff = off, alen = len;
-				if (sc_aio_read(aio, fds[s], aoff, (uint32_t)alen, sc_aio_buf(aio, b),
-						(int32_t)b, b) < 0) {
-					free(freelist);
-					cmd_error("read failed");
-					goto out;
-				}
-				inflight++;
-				bytes += len;
-				reads++;
-				if (++f == ix[s]->frame_count) {
-					f = 0;
-					s++;
-				}
+			if (!ix->frame_count) {
+				s++;
+				continue;
 			}
-			sc_aio_submit(aio);
-			if (!inflight)
-				break;
-			n = sc_aio_reap(aio, d, SC_ARRAY_LEN(d), 1);
-			if (n < 0) {
-				free(freelist);
-				cmd_error("read failed");
+			if (p.sh[s].fd < 0 && io_open(&p, s))
+				goto out;
+			off = ix->frame_offset[f];
+			len = ix->csize[f];
+			b = freelist[--nfree];
+			if (p.direct && !sc_set_replica_is_s3(p.set, s, p.sh[s].replica))
+				sc_aio_align(off, len, &aoff, &alen);
+			else
+				aoff = off, alen = len;
+			if (sc_aio_read(aio, p.sh[s].fd, aoff, (uint32_t)alen, sc_aio_buf(aio, b),
+					(int32_t)b, b) < 0) {
+				cmd_error("shard %" PRIu64 ": read failed", s);
 				goto out;
 			}
-			for (int i = 0; i < n; i++) {
-				if (d[i].result <= 0) {
-					free(freelist);
-					cmd_error("read failed: %s", sc_strerror((int)d[i].result));
-					goto out;
-				}
-				freelist[nfree++] = (uint32_t)d[i].tag;
-				inflight--;
+			inflight++;
+			bytes += len;
+			reads++;
+			if (++f == ix->frame_count) {
+				f = 0;
+				s++;
 			}
 		}
-		free(freelist);
+		sc_aio_submit(aio);
+		if (!inflight)
+			break;
+		n = sc_aio_reap(aio, d, SC_ARRAY_LEN(d), 1);
+		if (n < 0) {
+			cmd_error("read failed: %s", sc_strerror(n));
+			goto out;
+		}
+		for (int i = 0; i < n; i++) {
+			if (d[i].result <= 0) {
+				cmd_error("read failed: %s", sc_strerror((int)d[i].result));
+				goto out;
+			}
+			freelist[nfree++] = (uint32_t)d[i].tag;
+			inflight--;
+		}
+		/* shards wholly read and with nothing in flight: their cached copies may go */
+		for (; closed < s && !inflight; closed++)
+			if (p.sh[closed].fd >= 0) {
+				close(p.sh[closed].fd);
+				p.sh[closed].fd = -1;
+			}
 	}
 	t = now() - t0;
 	if (t <= 0)
 		t = 1e-9;
 	if (json)
 		printf("{\"pass\":\"io-only\",\"backend\":\"%s\",\"direct\":%d,\"queue_depth\":%u,"
-		       "\"seconds\":%.4f,\"reads\":%" PRIu64 ",\"avg_read\":%" PRIu64
+		       "\"s3\":%d,\"seconds\":%.4f,\"reads\":%" PRIu64 ",\"avg_read\":%" PRIu64
 		       ",\"stored_bytes\":%" PRIu64 ",\"stored_mb_per_s\":%.1f}\n",
-		       sc_aio_backend(aio), ro->o.direct, qd, t, reads, reads ? bytes / reads : 0,
+		       sc_aio_backend(aio), ro->o.direct, qd, s3, t, reads, reads ? bytes / reads : 0,
 		       bytes, (double)bytes / 1e6 / t);
 	else
 		printf("%-11s %-8s %8.3f s %12" PRIu64 " reads  %9.1f MB/s stored (avg read %" PRIu64
-		       " B, qd %u%s)\n", "io-only", sc_aio_backend(aio), t, reads,
+		       " B, qd %u%s%s)\n", "io-only", sc_aio_backend(aio), t, reads,
 		       (double)bytes / 1e6 / t, reads ? bytes / reads : 0, qd,
-		       ro->o.direct ? ", O_DIRECT" : "");
+		       ro->o.direct ? ", O_DIRECT" : "", s3 ? ", S3 fetches included" : "");
 	status = EXIT_OK;
 out:
 	sc_aio_close(aio);
-	for (uint64_t s = 0; ix && s < nshards; s++) {
-		sc_shard_index_free(ix[s]);
-		if (fds[s] >= 0)
-			close(fds[s]);
+	for (uint64_t i = 0; p.sh && i < nshards; i++) {
+		sc_shard_index_free(p.sh[i].ix);
+		if (p.sh[i].fd >= 0)
+			close(p.sh[i].fd);
 	}
-	free(ix);
-	free(fds);
-	sc_set_close(set);
+	free(p.sh);
+	free(freelist);
+	sc_set_close(p.set);
 	return status;
 }
 

@@ -3,6 +3,7 @@
 real Ceph cluster (radosgw on 127.0.0.1): the issue 7 targets.
 
   tools/bench-s3-set.py [--mb 200] [--shard-size 16M] [--jobs 16] [--rounds 3]
+                        [--threads 2] [--no-upload]
 
 Takes the first --mb MB of /tmp/corpus/corpus.jsonl (tools/make-corpus.sh),
 ingests it once to a local node (the reference, and the files curl
@@ -12,7 +13,11 @@ uploads), then per round, in alternating order:
               one S3 node (fetch with ranged GETs into the cache, verify,
               decode) vs `curl -Z --parallel-max JOBS` fetching the same
               shard objects, to files (what a cache does) and to /dev/null;
-              `shardctl cat` of the local set shows what decoding alone costs
+              `shardctl cat` of the local set shows what decoding alone costs;
+              `shardctl bench-read --only io-only` of the S3 set with an
+              empty cache is the reader's fetch path alone (trailers by
+              ranged GETs, shards fetched ahead into the cache, frames read
+              back through io_uring, nothing decoded)
   upload      `shardctl ingest --node s3://...` vs the same ingest to a local
               node plus `curl -Z --parallel-max JOBS -T` of its shard files
 
@@ -60,6 +65,8 @@ def main():
     ap.add_argument("--shard-size", default="16M")
     ap.add_argument("--jobs", type=int, default=16)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2, help="decode threads of cat")
+    ap.add_argument("--no-upload", action="store_true", help="only the read side")
     ap.add_argument("--shardctl", default=os.path.join(REPO, "build", "shardctl"))
     a = ap.parse_args()
     env = dict(os.environ)
@@ -104,14 +111,19 @@ def bench(a, env, work):
         put += ["-T", f, "%s/%s/%s-curl/o%04d" % (ep, bucket, prefix, i)]
     print("bench-s3-set: %d MB of input, %d shards, %.1f MB stored, %d in flight, endpoint %s"
           % (a.mb, len(keys), stored / 1e6, a.jobs, ep), flush=True)
-    res = {n: [] for n in ("cat_s3", "cat_local", "curl_null", "curl_files",
-                           "ingest_s3", "ingest_local", "curl_put")}
+    thr = str(a.threads)
 
     def cat_s3():
         cache = os.path.join(work, "cache")
         shutil.rmtree(cache, ignore_errors=True)
-        return b3.run_timed(["sh", "-c", '"$0" cat "$1" --cache-dir "$2" > /dev/null',
-                             sc, s3set, cache], env)[0]
+        return b3.run_timed(["sh", "-c", '"$0" cat "$1" --threads "$3" --cache-dir "$2" > /dev/null',
+                             sc, s3set, cache, thr], env)[0]
+
+    def io_s3():
+        cache = os.path.join(work, "cache")
+        shutil.rmtree(cache, ignore_errors=True)
+        return b3.run_timed([sc, "bench-read", "--only", "io-only", s3set, "--cache-dir", cache],
+                            env)[0]
 
     def curl_files():
         shutil.rmtree(fdir, ignore_errors=True)
@@ -129,12 +141,15 @@ def bench(a, env, work):
         shutil.rmtree(os.path.join(work, "lb0"), ignore_errors=True)
         return b3.run_timed([sc, "ingest"] + common + ["--out", d, "--node", os.path.join(work, "lb0"), inp], env)[0]
 
-    runs = [("cat_s3", cat_s3),
-            ("cat_local", lambda: b3.run_timed(["sh", "-c", '"$0" cat "$1" > /dev/null', sc, local], env)[0]),
+    runs = [("cat_s3", cat_s3), ("io_s3", io_s3),
+            ("cat_local", lambda: b3.run_timed(["sh", "-c", '"$0" cat "$1" --threads "$2" > /dev/null',
+                                                sc, local, thr], env)[0]),
             ("curl_null", lambda: b3.run_timed(get_null, env)[0]),
-            ("curl_files", curl_files),
-            ("ingest_s3", ingest_s3), ("ingest_local", ingest_local),
-            ("curl_put", lambda: b3.run_timed(put, env)[0])]
+            ("curl_files", curl_files)]
+    if not a.no_upload:
+        runs += [("ingest_s3", ingest_s3), ("ingest_local", ingest_local),
+                 ("curl_put", lambda: b3.run_timed(put, env)[0])]
+    res = {n: [] for n, _ in runs}
     print("round " + " ".join("%12s" % n for n, _ in runs) + "   (seconds)", flush=True)
     for r in range(a.rounds):
         row = {}
@@ -146,10 +161,16 @@ def bench(a, env, work):
     def ratio(x, y):  # throughput of x against y = time of y / time of x, per round
         return statistics.median(b / a2 for a2, b in zip(res[x], res[y]))
     print("median " + " ".join("%s %.2f s" % (n, statistics.median(v)) for n, v in res.items()))
-    print("cold read through the reader vs curl to files (same objects, %d in flight): %.2fx; "
-          "vs curl to /dev/null: %.2fx (target >= 0.8); cat of the local set vs curl to files: %.2fx"
-          % (a.jobs, ratio("cat_s3", "curl_files"), ratio("cat_s3", "curl_null"),
+    print("cold read through the reader (cat, %d decode threads) vs curl to files (same objects, "
+          "%d in flight): %.2fx; vs curl to /dev/null: %.2fx (target >= 0.8); cat of the local set "
+          "vs curl to files: %.2fx"
+          % (a.threads, a.jobs, ratio("cat_s3", "curl_files"), ratio("cat_s3", "curl_null"),
              ratio("cat_local", "curl_files")))
+    print("the reader's fetch path alone (bench-read --only io-only, cold cache) vs curl to files: "
+          "%.2fx; vs curl to /dev/null: %.2fx"
+          % (ratio("io_s3", "curl_files"), ratio("io_s3", "curl_null")))
+    if a.no_upload:
+        return 0
     print("upload: ingest to S3 %.2f s vs ingest to a local node %.2f s + curl upload of its shards %.2f s; "
           "ingest to S3 against the two together: %.2fx (uploads overlap compression)"
           % (statistics.median(res["ingest_s3"]), statistics.median(res["ingest_local"]),

@@ -116,3 +116,20 @@ import json
 j = json.loads(open("b.json").read())
 assert j["peak_buffered"] <= (1 << 20) + 64 * 1600, j
 PY
+
+# the I/O-only pass reads every frame, and goes to the next replica when
+# the first is missing; with no replica left it names the shard
+"$SC" bench-read --only io-only --json set > io1.json
+# (two nodes, two replicas: every shard keeps its copy on set/a)
+find set/b -name "*.zst" -delete
+"$SC" bench-read --only io-only --json set > io2.json 2> err.txt
+grep -q "replica 0: .*No such file" err.txt || die "io-only: no warning for the missing replica: $(cat err.txt)"
+python3 - <<'PY'
+import json
+a = json.load(open("io1.json")); b = json.load(open("io2.json"))
+assert a["reads"] > 0 and a["stored_bytes"] > 0, a
+assert (a["reads"], a["stored_bytes"]) == (b["reads"], b["stored_bytes"]), (a, b)
+PY
+rm "$(find set/a -name 000000.zst)"
+expect_exit 1 "$SC" bench-read --only io-only set > /dev/null 2> err.txt
+grep -q "shard 0: no replica whose index loads" err.txt || die "io-only, no replica: $(cat err.txt)"
