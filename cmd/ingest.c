@@ -24,7 +24,8 @@ static const char ingest_usage[] =
 ".gz are decompressed), validate and normalize every record, drop exact\n"
 "duplicates, and pack the rest into zstd shards on the storage nodes.\n"
 "\n"
-"  --out SET              set root directory (holds manifest.json)\n"
+"  --out SET              set root directory (holds manifest.json), or an S3\n"
+"                         location s3://BUCKET/PREFIX (S3 nodes only)\n"
 "  --node PATH[:WEIGHT]   storage node; repeat for more (default: SET/data);\n"
 "                         s3://BUCKET/PREFIX[:WEIGHT] is an S3 location\n"
 "  --s3-endpoint URL      S3 endpoint (default AWS_ENDPOINT_URL[_S3], else AWS)\n"
@@ -391,9 +392,10 @@ int cmd_ingest(int argc, char **argv)
 		fputs(ingest_usage, stderr);
 		goto out;
 	}
-	if (sc_s3_is_location(o.out)) {
-		cmd_error("ingest: --out '%s': a set root on S3 is not supported yet "
-			  "(its nodes may be: --node s3://BUCKET/PREFIX)", o.out);
+	if (sc_s3_is_location(o.out) && (o.resume || to.tasks)) {
+		/* docs/S3.md section 9: a root on S3 has no journal or plan */
+		cmd_error("ingest: --out '%s': %s is not supported yet for a set root on S3 "
+			  "(a plain ingest is)", o.out, o.resume ? "--resume" : "--tasks");
 		goto out;
 	}
 	if (optind >= argc) {

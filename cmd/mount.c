@@ -49,6 +49,10 @@ static const char mount_usage[] =
 "  --allow-other          let other users read the mount (root, or\n"
 "                         user_allow_other in /etc/fuse.conf)\n"
 "  --log FILE             where a background mount logs (default: syslog)\n"
+"S3 nodes (docs/S3.md): frames are fetched with ranged GETs and kept in\n"
+"  --cache-dir DIR        the cache directory (default ~/.cache/shardctl/s3)\n"
+"  --cache-dir-size SIZE  its bound, LRU eviction (10G; SHARDCTL_CACHE_SIZE)\n"
+"  --s3-endpoint URL      S3 endpoint (default AWS_ENDPOINT_URL[_S3], else AWS)\n"
 "Exit status: 0 mounted (with -f: served and unmounted); 1 it could not be\n"
 "mounted (the message says why); 2 usage error.\n";
 
@@ -195,6 +199,26 @@ static int stats_json(const char *set, struct sc_buf *out)
 	return rc;
 }
 
+/*
+ * The background mount runs in "/": a relative cache directory (from
+ * --cache-dir or SHARDCTL_CACHE_DIR) is made absolute here. 0 or -1 (said).
+ */
+static int abs_cache_dir(void)
+{
+	const char *dir = getenv("SHARDCTL_CACHE_DIR");
+	char cwd[PATH_MAX], path[2 * PATH_MAX];
+
+	if (!dir || !*dir || dir[0] == '/')
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd)) ||
+	    (size_t)snprintf(path, sizeof(path), "%s/%s", cwd, dir) >= sizeof(path) ||
+	    setenv("SHARDCTL_CACHE_DIR", path, 1)) {
+		cmd_error("--cache-dir '%s': cannot make the path absolute", dir);
+		return -1;
+	}
+	return 0;
+}
+
 /* The mount point must be an empty directory with nothing mounted on it. */
 static int check_mountpoint(const char *given, char *real)
 {
@@ -318,6 +342,9 @@ int cmd_mount(int argc, char **argv)
 		{ "io", required_argument, NULL, 4 },
 		{ "allow-other", no_argument, NULL, 5 },
 		{ "log", required_argument, NULL, 6 },
+		{ "cache-dir", required_argument, NULL, 7 },
+		{ "cache-dir-size", required_argument, NULL, 8 },
+		{ "s3-endpoint", required_argument, NULL, 9 },
 		{ NULL, 0, NULL, 0 },
 	};
 	char mp[PATH_MAX], setbuf[PATH_MAX], err[8192];
@@ -386,6 +413,24 @@ int cmd_mount(int argc, char **argv)
 		case 6:
 			logpath = optarg;
 			break;
+		case 7:
+			if (cmd_s3_cache_dir(optarg))
+				return EXIT_USAGE;
+			break;
+		case 8:
+			/* what cat calls --cache-size (here that is the memory cache) */
+			if (cmd_parse_size(optarg, &v) || v < (1u << 20)) {
+				cmd_error("--cache-dir-size: '%s': expected a size of at least 1M",
+					  optarg);
+				return EXIT_USAGE;
+			}
+			if (cmd_s3_cache_size(optarg))
+				return EXIT_USAGE;
+			break;
+		case 9:
+			if (cmd_s3_endpoint(optarg))
+				return EXIT_USAGE;
+			break;
 		default:
 			fputs(mount_usage, stderr);
 			return EXIT_USAGE;
@@ -395,7 +440,8 @@ int cmd_mount(int argc, char **argv)
 		fputs(mount_usage, stderr);
 		return EXIT_USAGE;
 	}
-	if (cmd_s3_refuse(argv[optind], "mount"))
+	/* S3 nodes are served (frames fetched with ranged GETs); an S3 root not yet */
+	if (cmd_s3_refuse_root(argv[optind], "mount") || abs_cache_dir())
 		return EXIT_USAGE;
 	/* the child runs in "/": every path it keeps must be absolute */
 	set = realpath(argv[optind], setbuf) ? setbuf : argv[optind];
@@ -450,14 +496,18 @@ int cmd_mount(int argc, char **argv)
 	mo.log = mount_log;
 	if (cmd_mountfs_run(fs, &mo) == 0) {
 		struct sc_setfs_stats st;
-		char msg[PATH_MAX + 512];
+		char msg[PATH_MAX + 640], s3[160] = "";
 
 		sc_setfs_get_stats(fs, &st);
+		if (sc_setfs_has_s3(fs))
+			snprintf(s3, sizeof(s3), "; frames of S3 replicas: %" PRIu64 " fetched with "
+				 "ranged GETs, %" PRIu64 " from the cache directory", st.s3_gets,
+				 st.s3_cached);
 		snprintf(msg, sizeof(msg), "unmounted '%s': %" PRIu64 " reads, %" PRIu64
 			 " bytes; frames: %" PRIu64 " found cached, %" PRIu64 " waited for, %" PRIu64
 			 " read ahead, %" PRIu64 " on demand; %" PRIu64 " replicas skipped, %" PRIu64
-			 " read errors", mp, st.reads, st.bytes, st.hits, st.waits, st.prefetched,
-			 st.misses, st.failovers, st.errors);
+			 " read errors%s", mp, st.reads, st.bytes, st.hits, st.waits, st.prefetched,
+			 st.misses, st.failovers, st.errors, s3);
 		mount_log(NULL, SC_SETFS_LOG_INFO, msg);
 		status = EXIT_OK;
 	}

@@ -13,11 +13,10 @@
 
 #include "cmd.h"
 #include "rebalance.h"
-#include "s3.h"
 
 static const char rebalance_usage[] =
 "usage: shardctl rebalance SET [--node PATH[:WEIGHT]]... [--remove-node PATH]...\n"
-"                          [--dry-run] [--quiet]\n"
+"                          [--dry-run] [--quiet] [--s3-endpoint URL]\n"
 "\n"
 "Move the replicas of SET to a new node layout: the set's nodes, plus each\n"
 "--node (a node already in the set takes the new WEIGHT, if one is given),\n"
@@ -28,12 +27,15 @@ static const char rebalance_usage[] =
 "their SHA-256 checked, kept ones hard-linked, and the new layout is\n"
 "committed as a new generation, manifest last: a rebalance killed at any\n"
 "point leaves the old or the new layout, both complete, and can be run\n"
-"again. The old generation's files are removed after the commit.\n"
+"again. The old generation's files are removed after the commit. A PATH\n"
+"may be an S3 location, s3://BUCKET/PREFIX: replicas that stay there are\n"
+"copied server-side, replicas moving there are uploaded (and checked).\n"
 "  --node PATH[:WEIGHT]   add a node (weight 1..1000000, default 1) or\n"
 "                         reweight one of the set; repeat for more\n"
 "  --remove-node PATH     move every replica off this node and drop it\n"
 "  --dry-run              show the moves and the balance; change nothing\n"
 "  --quiet                no line per moved replica\n"
+"  --s3-endpoint URL      S3 endpoint (default AWS_ENDPOINT_URL[_S3], else AWS)\n"
 "\n"
 "Exit status: 0 done (or nothing to do), 1 failed (nothing committed: the\n"
 "set is as it was), 2 usage error (also: fewer nodes than replicas left).\n";
@@ -93,6 +95,7 @@ int cmd_rebalance(int argc, char **argv)
 		{ "remove-node", required_argument, NULL, 'R' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "s3-endpoint", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -116,6 +119,12 @@ int cmd_rebalance(int argc, char **argv)
 		case 'R': rm[nrm++] = optarg; break;
 		case 'n': ro.dry_run = 1; break;
 		case 'q': ui.quiet = 1; break;
+		case 'e':
+			if (cmd_s3_endpoint(optarg)) {
+				status = EXIT_USAGE;
+				goto out;
+			}
+			break;
 		case 'h':
 			fputs(rebalance_usage, stdout);
 			status = EXIT_OK;
@@ -137,12 +146,7 @@ int cmd_rebalance(int argc, char **argv)
 		goto out;
 	}
 	ro.root = argv[optind];
-	for (uint32_t i = 0; i < nadd && status != EXIT_USAGE; i++)
-		if (sc_s3_is_location(add[i])) {
-			cmd_error("rebalance: --node '%s': not supported yet for S3 nodes", add[i]);
-			status = EXIT_USAGE;
-		}
-	if (status == EXIT_USAGE || cmd_s3_refuse(ro.root, "rebalance")) {
+	if (cmd_s3_refuse_root(ro.root, "rebalance")) {
 		status = EXIT_USAGE;
 		goto out;
 	}

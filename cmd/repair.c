@@ -15,7 +15,7 @@
 #include "repair.h"
 
 static const char repair_usage[] =
-"usage: shardctl repair SET [--dry-run] [--quiet]\n"
+"usage: shardctl repair SET [--dry-run] [--quiet] [--s3-endpoint URL]\n"
 "\n"
 "Check every replica as 'shardctl verify' does, then rebuild each missing\n"
 "or corrupt one by copying a good replica (its SHA-256 checked while\n"
@@ -25,9 +25,12 @@ static const char repair_usage[] =
 "committed as a new generation, manifest last, so the set stays valid if\n"
 "repair is killed at any point; the next run removes what a killed one\n"
 "left. A shard with no good replica is reported and kept as it is; the\n"
-"others are still repaired. A second run finds nothing to do.\n"
-"  --dry-run  check and say what would be done; change nothing\n"
-"  --quiet    no line per replica, only problems that remain and errors\n"
+"others are still repaired. A second run finds nothing to do. Nodes may be\n"
+"S3 locations (s3://BUCKET/PREFIX): replicas kept there are copied\n"
+"server-side into the new generation, rebuilt ones uploaded.\n"
+"  --dry-run          check and say what would be done; change nothing\n"
+"  --quiet            no line per replica, only problems that remain and errors\n"
+"  --s3-endpoint URL  S3 endpoint (default AWS_ENDPOINT_URL[_S3], else AWS)\n"
 "\n"
 "Exit status: 0 the set is healthy (after repairing, or already), 4 some\n"
 "replica could not be repaired (no good copy, or no node can take it; with\n"
@@ -79,6 +82,7 @@ int cmd_repair(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "s3-endpoint", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -94,6 +98,10 @@ int cmd_repair(int argc, char **argv)
 		switch (c) {
 		case 'n': ro.dry_run = 1; break;
 		case 'q': ui.quiet = 1; break;
+		case 'e':
+			if (cmd_s3_endpoint(optarg))
+				return EXIT_USAGE;
+			break;
 		case 'h':
 			fputs(repair_usage, stdout);
 			return EXIT_OK;
@@ -107,7 +115,7 @@ int cmd_repair(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	ro.root = argv[optind];
-	if (cmd_s3_refuse(ro.root, "repair"))
+	if (cmd_s3_refuse_root(ro.root, "repair"))
 		return EXIT_USAGE;
 	rc = sc_repair_run(&ro, &res, err, sizeof(err));
 	fflush(stdout);
@@ -130,12 +138,17 @@ int cmd_repair(int argc, char **argv)
 	} else if (res.replicas_rebuilt == 0) {
 		printf("repair: nothing could be repaired; the set is unchanged\n");
 	} else {
+		char server[64] = "";
+
 		cmd_fmt_bytes(res.exec.bytes_copied, bytes, sizeof(bytes));
+		if (res.exec.replicas_server_copied)
+			snprintf(server, sizeof(server), ", %" PRIu64 " by server-side copy on S3",
+				 res.exec.replicas_server_copied);
 		printf("repair: rebuilt %" PRIu64 " replica%s (%" PRIu64 " on another node), %"
-		       PRIu64 " bytes copied (%s), %" PRIu64 " kept by hard link; committed "
+		       PRIu64 " bytes copied (%s), %" PRIu64 " kept by hard link%s; committed "
 		       "generation %" PRIu64 "\n", res.exec.replicas_copied,
 		       res.exec.replicas_copied == 1 ? "" : "s", res.replicas_moved,
-		       res.exec.bytes_copied, bytes, res.exec.replicas_linked,
+		       res.exec.bytes_copied, bytes, res.exec.replicas_linked, server,
 		       res.exec.generation);
 	}
 	status = EXIT_OK;

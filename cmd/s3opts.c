@@ -4,7 +4,8 @@
  * library reads (AWS_ENDPOINT_URL_S3, SHARDCTL_CACHE_DIR,
  * SHARDCTL_CACHE_SIZE), so the CLI, the C library and the Python binding
  * configure S3 the same way; and the commands that cannot work on S3
- * nodes yet refuse such sets by name before touching anything.
+ * nodes (or an S3 set root) yet refuse such sets by name before touching
+ * anything.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -56,16 +57,23 @@ int cmd_s3_cache_size(const char *size)
 	return setenv("SHARDCTL_CACHE_SIZE", buf, 1) ? -1 : 0;
 }
 
+int cmd_s3_refuse_root(const char *root, const char *cmd)
+{
+	if (!sc_s3node_is(root))
+		return 0;
+	cmd_error("%s: set '%s': a set root on S3 is not supported yet by %s (ingest, cat, "
+		  "stats, verify and bench-read support one)", cmd, root, cmd);
+	return 1;
+}
+
 int cmd_s3_refuse(const char *root, const char *cmd)
 {
 	struct sc_manifest m = { 0 };
 	char err[512];
 	int any;
 
-	if (sc_s3node_is(root)) {
-		cmd_error("%s: set '%s': a set root on S3 is not supported yet", cmd, root);
+	if (cmd_s3_refuse_root(root, cmd))
 		return 1;
-	}
 	if (sc_manifest_load(root, &m, err, sizeof(err)))
 		return 0;
 	any = sc_s3node_any(&m);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "s3.h"
 #include "verify.h"
 
 static const char verify_usage[] =
@@ -95,8 +96,12 @@ static void on_note(void *ctx, const char *msg)
 /* The manifest could not be loaded: a damaged one is a problem (4). */
 static int manifest_failed(struct out *o, const char *set, int rc, const char *err)
 {
+	/* on S3, only a manifest that was read and rejected is damaged; the
+	 * rest (no answer, no access, ...) means it could not be checked */
 	int status = rc == SC_ENOTSET || rc == SC_EVERSION || rc == -ENOMEM ||
-		     rc == SC_EUSAGE ? EXIT_FAIL : EXIT_UNHEALTHY;
+		     rc == SC_EUSAGE ||
+		     (sc_s3_is_location(set) && rc != SC_ECORRUPT && rc != SC_ELIMIT) ?
+		     EXIT_FAIL : EXIT_UNHEALTHY;
 	char buf[4096];
 
 	if (status == EXIT_FAIL) {

@@ -95,6 +95,9 @@ static inline const char *sc_strerror(int err)
 #define SC_SETFS_FDS             256            /* shard replicas kept open */
 #define SC_SETFS_FILES_EXTRA_MAX 8              /* whole files besides the shards */
 #define SC_SETFS_NAME_MAX        64             /* bytes of a file name, NUL included */
+#define SC_SETFS_S3_CLIENTS      16             /* S3 clients for on-demand frame fetches */
+#define SC_SETFS_S3_INFLIGHT     32             /* read-ahead ranged GETs outstanding */
+#define SC_SETFS_S3_POLL_MS      5              /* how soon S3 read-ahead sees new frames */
 
 /*
  * The error idiom of every module that reports through (err, errlen): the

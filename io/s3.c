@@ -1,6 +1,7 @@
 /*
  * s3.c - the S3 client of s3.h: operations (GET range, PUT, multipart
- * upload, HEAD, DELETE, LIST page) made of HTTP requests ("transfers")
+ * upload, HEAD, DELETE, LIST page, server-side COPY) made of HTTP
+ * requests ("transfers")
  * that run on one libcurl multi handle, signed by s3_wire.c.
  *
  *   submit   an operation gets its first transfer(s) and waits in the
@@ -57,6 +58,7 @@ enum xfer_kind {
 	XK_MP_COMPLETE,
 	XK_MP_ABORT,
 	XK_MP_VERIFY,   /* HEAD after completion: size check, ETag */
+	XK_COPY,        /* PUT with x-amz-copy-source (CopyObject) */
 };
 
 struct s3_op;
@@ -126,6 +128,9 @@ struct s3_op {
 	char *if_match;             /* owned, or NULL */
 	/* PUT */
 	struct sc_s3_body body;
+	/* COPY */
+	char *copy_source;          /* owned: x-amz-copy-source, "/bucket/key" URI-encoded */
+	char *copy_from;            /* owned: "s3://bucket/key" of the source, for messages */
 	/* LIST page, DELETE ?uploadId (close-time aborts) */
 	char *query_name[4];        /* owned parameter names, NULL-terminated list */
 	char *query_value[4];
@@ -495,6 +500,8 @@ static void op_free(struct s3_op *op)
 	free(op->bucket);
 	free(op->key);
 	free(op->if_match);
+	free(op->copy_source);
+	free(op->copy_from);
 	for (int i = 0; i < 4; i++) {
 		free(op->query_name[i]);
 		free(op->query_value[i]);
@@ -561,6 +568,7 @@ static struct s3_xfer *xfer_new(struct s3_op *op, enum xfer_kind kind)
 		[XK_GET] = "GET", [XK_PUT] = "PUT", [XK_HEAD] = "HEAD", [XK_DELETE] = "DELETE",
 		[XK_LIST] = "GET", [XK_MP_INIT] = "POST", [XK_MP_PART] = "PUT",
 		[XK_MP_COMPLETE] = "POST", [XK_MP_ABORT] = "DELETE", [XK_MP_VERIFY] = "HEAD",
+		[XK_COPY] = "PUT",
 	};
 
 	if (!x)
@@ -646,6 +654,9 @@ static void describe_request(const struct s3_op *op, const struct s3_xfer *x, ch
 		break;
 	case XK_MP_VERIFY:
 		set_msg(d, n, "multipart upload: HEAD after completion");
+		break;
+	case XK_COPY:
+		set_msg(d, n, "COPY from '%.400s'", op->copy_from ? op->copy_from : "");
 		break;
 	}
 }
@@ -970,6 +981,9 @@ static int xfer_start(struct sc_s3 *s, struct s3_xfer *x, char *why, size_t whyl
 		if (op->if_match)
 			h[nh++] = (struct sc_s3_header){ "if-match", op->if_match };
 	}
+	/* signed like every other header: a store must not copy another source */
+	if (x->kind == XK_COPY)
+		h[nh++] = (struct sc_s3_header){ "x-amz-copy-source", op->copy_source };
 	for (size_t i = 0; i < nh && !rc; i++)
 		rc = slist_add(&x->hdrs, i == 0 ? "Host" : h[i].name, h[i].value);
 	if (!rc && s->signed_requests) {
@@ -1047,6 +1061,7 @@ static int xfer_start(struct sc_s3 *s, struct s3_xfer *x, char *why, size_t whyl
 		break;
 	case XK_PUT:
 	case XK_MP_PART:
+	case XK_COPY: /* an empty body, sent with Content-Length: 0 */
 		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->body_len);
 		break;
@@ -1239,6 +1254,31 @@ static void xfer_reason(struct sc_s3 *s, struct s3_xfer *x, CURLcode cc, int *er
 static void part_queue_more(struct sc_s3 *s, struct s3_op *op);
 static void xfer_finish_ok(struct sc_s3 *s, struct s3_xfer *x);
 
+/*
+ * 1 when a 2xx answer's body holds an <Error> element anywhere (not only
+ * as its root: a copy that fails after the store sent its status line
+ * may report so deeper in the document), with its code and message in
+ * *xe.
+ */
+static int body_has_error(const struct s3_xfer *x, struct sc_s3_xml_error *xe)
+{
+	const char *pos = x->resp.data, *inner;
+	size_t ilen;
+	struct sc_buf t;
+
+	memset(xe, 0, sizeof(*xe));
+	if (!x->resp.data || x->resp.len == 0 ||
+	    sc_s3_xml_next(&pos, x->resp.data + x->resp.len, "Error", &inner, &ilen) == 0)
+		return 0;
+	sc_buf_init(&t, SC_S3_TEXT_MAX);
+	if (sc_s3_xml_text(x->resp.data, x->resp.len, "Code", &t) == 1)
+		snprintf(xe->code, sizeof(xe->code), "%s", t.data);
+	if (sc_s3_xml_text(x->resp.data, x->resp.len, "Message", &t) == 1)
+		snprintf(xe->message, sizeof(xe->message), "%s", t.data);
+	sc_buf_release(&t);
+	return 1;
+}
+
 /* Cancel every other transfer of op (queued or active); they count as finished. */
 static void op_cancel_xfers(struct sc_s3 *s, struct s3_op *op, struct s3_xfer *keep)
 {
@@ -1325,11 +1365,12 @@ static void xfer_finish(struct sc_s3 *s, struct s3_xfer *x, CURLcode cc)
 		ok = 1; /* range starts at or past the end: 0 bytes, like pread at EOF */
 	if (x->kind == XK_MP_ABORT && cc == CURLE_OK && x->status == 404)
 		ok = 1; /* already gone */
-	if (ok && x->kind == XK_MP_COMPLETE) {
+	if (ok && (x->kind == XK_MP_COMPLETE || x->kind == XK_COPY)) {
 		/* S3 may answer 200 and put the failure in the body */
 		struct sc_s3_xml_error xe;
 
-		if (sc_s3_xml_error_parse(x->resp.data, x->resp.len, &xe)) {
+		if (sc_s3_xml_error_parse(x->resp.data, x->resp.len, &xe) ||
+		    (x->kind == XK_COPY && body_has_error(x, &xe))) {
 			ok = 0;
 			err = sc_s3_http_errno(500, xe.code);
 			retry = sc_s3_retryable(500, xe.code, err);
@@ -1497,6 +1538,20 @@ static void xfer_finish_ok(struct sc_s3 *s, struct s3_xfer *x)
 		break;
 	case XK_MP_ABORT:
 		break;
+	case XK_COPY: {
+		/* <CopyObjectResult><ETag>; some stores only send the header */
+		struct sc_buf tag;
+
+		r->result = 0;
+		r->http_status = x->status;
+		sc_buf_init(&tag, SC_S3_ETAG_MAX);
+		if (sc_s3_xml_text(x->resp.data, x->resp.len, "ETag", &tag) == 1 && tag.len)
+			snprintf(r->obj.etag, sizeof(r->obj.etag), "%s", tag.data);
+		else
+			snprintf(r->obj.etag, sizeof(r->obj.etag), "%s", x->etag);
+		sc_buf_release(&tag);
+		break;
+	}
 	}
 }
 
@@ -1702,6 +1757,8 @@ static int submit_single(struct sc_s3 *s, struct s3_op *op, enum xfer_kind kind,
 	}
 	if (!rc && kind == XK_PUT)
 		rc = xfer_body_slice(x, &op->body, 0, op->body.len);
+	if (!rc && kind == XK_COPY)
+		x->has_body = 1; /* body_len 0: the hash of "" is signed */
 	if (rc) {
 		xfer_free(x);
 		op_release(s, op);
@@ -1822,6 +1879,54 @@ int sc_s3_submit_head(struct sc_s3 *s, const char *bucket, const char *key, uint
 int sc_s3_submit_delete(struct sc_s3 *s, const char *bucket, const char *key, uint64_t tag)
 {
 	return do_submit_simple(s, SC_S3_OP_DELETE, bucket, key, tag, 0, NULL);
+}
+
+static int do_submit_copy(struct sc_s3 *s, const char *src_bucket, const char *src_key,
+			  const char *bucket, const char *key, uint64_t tag, int sync,
+			  struct s3_op **out)
+{
+	struct sc_buf src;
+	struct s3_op *op;
+	int rc;
+
+	if ((rc = check_object(src_bucket, src_key, 0)) || (rc = check_object(bucket, key, 0)))
+		return rc;
+	if (s->ops >= SC_S3_OPS_MAX)
+		return -EAGAIN;
+	op = op_new(s, SC_S3_OP_COPY, bucket, key, tag);
+	if (!op)
+		return -ENOMEM;
+	op->sync = sync;
+	/* "/bucket/key", the key encoded as in a request path */
+	sc_buf_init(&src, SC_S3_TEXT_MAX);
+	rc = sc_buf_putc(&src, '/');
+	if (!rc)
+		rc = sc_s3_uri_encode(src_bucket, strlen(src_bucket), 0, &src);
+	if (!rc)
+		rc = sc_buf_putc(&src, '/');
+	if (!rc)
+		rc = sc_s3_uri_encode(src_key, strlen(src_key), 1, &src);
+	if (!rc) {
+		op->copy_source = src.data; /* NUL-terminated by sc_s3_uri_encode */
+		src.data = NULL;
+		if (asprintf(&op->copy_from, "s3://%s/%s", src_bucket, src_key) < 0) {
+			op->copy_from = NULL;
+			rc = -ENOMEM;
+		}
+	}
+	sc_buf_release(&src);
+	if (rc) {
+		op_release(s, op);
+		return rc;
+	}
+	op->body.len = 0; /* an empty body: no bytes go through the client */
+	return submit_single(s, op, XK_COPY, out);
+}
+
+int sc_s3_submit_copy(struct sc_s3 *s, const char *src_bucket, const char *src_key,
+		      const char *bucket, const char *key, uint64_t tag)
+{
+	return do_submit_copy(s, src_bucket, src_key, bucket, key, tag, 0, NULL);
 }
 
 /* ---- waiting ---- */
@@ -1957,6 +2062,32 @@ int sc_s3_delete(struct sc_s3 *s, const char *bucket, const char *key, char *err
 		 size_t errlen)
 {
 	return simple_sync(s, SC_S3_OP_DELETE, bucket, key, NULL, err, errlen);
+}
+
+int sc_s3_copy(struct sc_s3 *s, const char *src_bucket, const char *src_key,
+	       const char *bucket, const char *key, struct sc_s3_obj *info, char *err,
+	       size_t errlen)
+{
+	struct sc_s3_done res;
+	struct s3_op *op;
+	int rc = do_submit_copy(s, src_bucket, src_key, bucket, key, 0, 1, &op);
+
+	if (rc) {
+		set_msg(err, errlen, "object 's3://%s/%.400s': COPY from 's3://%s/%.400s': %s",
+			bucket ? bucket : "", key ? key : "", src_bucket ? src_bucket : "",
+			src_key ? src_key : "",
+			rc == SC_EUSAGE ? "invalid bucket or key" : sc_strerror(rc));
+		return rc;
+	}
+	run_sync(s, op, &res);
+	op_release(s, op);
+	if (info)
+		*info = res.obj;
+	if (res.result < 0) {
+		set_msg(err, errlen, "%s", res.err);
+		return (int)res.result;
+	}
+	return 0;
 }
 
 struct list_ctx {

@@ -7,7 +7,8 @@
  * handle with its pool of kept-alive connections, and a queue of
  * operations. Operations are submitted (GET of a byte range into caller
  * memory, PUT from memory or from a file range with multipart upload
- * above a threshold, HEAD, DELETE) and run many at a time, up to
+ * above a threshold, HEAD, DELETE, server-side COPY) and run many at a
+ * time, up to
  * inflight_max HTTP requests; sc_s3_reap() returns the finished ones,
  * matched by the caller's tag, like io/aio.h does for local reads. The
  * synchronous calls (sc_s3_get, sc_s3_put, ..., sc_s3_list) are the same
@@ -65,6 +66,7 @@
 #define SC_S3_PARTS_MAX               10000         /* S3's maximum part count */
 #define SC_S3_MULTIPART_THRESHOLD_DEFAULT (32ull << 20) /* PUT bodies of this size or more go multipart */
 #define SC_S3_PUT_SIZE_MAX            (5ull << 30)  /* S3's maximum single PUT */
+#define SC_S3_COPY_SIZE_MAX           (5ull << 30)  /* S3's maximum single CopyObject (more: UploadPartCopy) */
 #define SC_S3_OBJECT_SIZE_MAX         (5ull << 40)  /* S3's maximum object */
 #define SC_S3_GET_MAX                 (1u << 30)    /* bytes of one ranged GET */
 #define SC_S3_BUCKET_MAX              63
@@ -179,6 +181,7 @@ enum sc_s3_op {
 	SC_S3_OP_HEAD = 3,
 	SC_S3_OP_DELETE = 4,
 	SC_S3_OP_LIST = 5,
+	SC_S3_OP_COPY = 6,
 };
 
 /* What S3 says about an object. */
@@ -211,10 +214,11 @@ struct sc_s3_done {
 	uint64_t tag;                /* as submitted */
 	enum sc_s3_op op;
 	int64_t result;              /* GET: bytes read (short only at the object's end);
-				      * PUT: bytes stored; HEAD, DELETE: 0; or < 0 */
+				      * PUT: bytes stored; HEAD, DELETE, COPY: 0; or < 0 */
 	int http_status;             /* last HTTP status seen, 0 when none came */
 	uint32_t attempts;           /* requests sent, retries included (uploads: all parts) */
-	struct sc_s3_obj obj;        /* GET: whole size, ETag; PUT: ETag, size; HEAD: both */
+	struct sc_s3_obj obj;        /* GET: whole size, ETag; PUT: ETag, size; HEAD: both;
+				      * COPY: the copy's ETag (size 0: HEAD it) */
 	char err[SC_S3_ERR_MAX];     /* message when result < 0, else "" */
 };
 
@@ -233,6 +237,17 @@ int sc_s3_submit_put(struct sc_s3 *s, const char *bucket, const char *key,
 		     const struct sc_s3_body *body, uint64_t tag);
 int sc_s3_submit_head(struct sc_s3 *s, const char *bucket, const char *key, uint64_t tag);
 int sc_s3_submit_delete(struct sc_s3 *s, const char *bucket, const char *key, uint64_t tag);
+/*
+ * Server-side copy of src_bucket/src_key to bucket/key (CopyObject: a PUT
+ * with x-amz-copy-source, signed; no bytes go through the client). The
+ * store may answer 200 and still report a failure in the body (an <Error>
+ * document): that is a failure here too. A missing source is -ENOENT.
+ * One CopyObject copies at most SC_S3_COPY_SIZE_MAX bytes (the store
+ * refuses more: UploadPartCopy, which this client does not do); callers
+ * that know the size check it first.
+ */
+int sc_s3_submit_copy(struct sc_s3 *s, const char *src_bucket, const char *src_key,
+		      const char *bucket, const char *key, uint64_t tag);
 
 /*
  * Run the queue and collect up to max finished operations into out, in
@@ -259,6 +274,9 @@ int sc_s3_head(struct sc_s3 *s, const char *bucket, const char *key, struct sc_s
 	       char *err, size_t errlen);
 int sc_s3_delete(struct sc_s3 *s, const char *bucket, const char *key, char *err,
 		 size_t errlen);
+int sc_s3_copy(struct sc_s3 *s, const char *src_bucket, const char *src_key,
+	       const char *bucket, const char *key, struct sc_s3_obj *info, char *err,
+	       size_t errlen);
 
 /* One listed object (strings valid during the callback only). */
 struct sc_s3_entry {

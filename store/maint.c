@@ -6,7 +6,9 @@
  * following links: the old generation's directory (sources) and the new
  * one's (destinations), per node. Shard files keep their base name
  * (NNNNNN.zst) from one generation to the next; only the generation
- * directory in the name changes.
+ * directory in the name changes. Nodes that are S3 locations have no
+ * directories: their replicas are objects named like the files, reached
+ * through one S3 client (maint.h says what each step does there).
  *
  * For tests only: SHARDCTL_TEST_PAUSE_MS=N sleeps N ms after every
  * replica written, before the commit, after it and between the removals
@@ -27,6 +29,7 @@
 #include "digest.h"
 #include "file.h"
 #include "nodedir.h"
+#include "s3node.h"
 #include "set.h"
 
 #define MAINT_COPY_CHUNK ((size_t)1 << 20) /* bytes per read/write of a copy */
@@ -40,6 +43,7 @@ struct sc_maint {
 	void (*event)(void *ctx, const char *msg);
 	void (*step)(void *ctx, const char *where);
 	void *ctx;
+	struct sc_s3node *s3;      /* client for S3 nodes, opened on first use, or NULL */
 };
 
 static void event(const struct sc_maint *s, const char *fmt, ...)
@@ -72,6 +76,39 @@ static void pause_here(const struct sc_maint *s, const char *where)
 		;
 }
 
+static int node_is_s3(const struct sc_manifest *m, uint32_t i)
+{
+	return i < m->nnodes && sc_s3node_is(m->nodes[i].path);
+}
+
+/* The S3 client (configured from the environment), opened on first use. */
+static int maint_s3(struct sc_maint *s, char *err, size_t errlen)
+{
+	if (s->s3)
+		return 0;
+	return sc_s3node_open(0, &s->s3, err, errlen);
+}
+
+/*
+ * The S3 form of clean_node(): delete the set's objects of every
+ * generation but keep on S3 node i (LIST + DELETE). Best effort, like the
+ * local clean-up; a failure is said, and the next run tries again.
+ */
+static void clean_s3_node(struct sc_maint *s, const struct sc_manifest *m, uint32_t i,
+			  uint64_t keep)
+{
+	char msg[1024];
+	int64_t rc = maint_s3(s, msg, sizeof(msg));
+
+	if (!rc)
+		rc = sc_s3node_remove_generations(s->s3, m->nodes[i].path, m->set_id, keep, msg,
+						  sizeof(msg));
+	if (rc < 0)
+		event(s, "node %" PRIu32 " '%s': the set's objects%s could not all be removed: "
+		      "%s (the next repair or rebalance tries again)", i, m->nodes[i].path,
+		      keep ? " of other generations" : "", msg);
+}
+
 /*
  * Remove every generation but keep under NODE/SET_ID of node i of m (and
  * with drop, then NODE/SET_ID itself if that leaves it empty). The
@@ -81,12 +118,18 @@ static void pause_here(const struct sc_maint *s, const char *where)
  * in that directory; a symbolic link in place of NODE/SET_ID is left
  * alone.
  */
-static void clean_node(const struct sc_manifest *m, const char *root, uint32_t i,
+static void clean_node(struct sc_maint *s, const struct sc_manifest *m, uint32_t i,
 		       uint64_t keep, int drop)
 {
+	const char *root = s->root;
 	char path[64];
 	int nfd, sfd;
 
+	if (node_is_s3(m, i)) {
+		/* a node that leaves the layout keeps nothing of the set */
+		clean_s3_node(s, m, i, drop ? 0 : keep);
+		return;
+	}
 	nfd = sc_nodedir_open(m, root, i);
 	if (nfd < 0)
 		return;
@@ -159,7 +202,7 @@ int sc_maint_open(const struct sc_maint_opts *o, struct sc_maint **out, char *er
 	 * (docs/RESUME.md section 6) */
 	if (o->lock) {
 		for (uint32_t i = 0; i < s->m.nnodes; i++)
-			clean_node(&s->m, s->root, i, s->m.generation, 0);
+			clean_node(s, &s->m, i, s->m.generation, 0);
 	}
 	*out = s;
 	return 0;
@@ -180,6 +223,7 @@ void sc_maint_close(struct sc_maint *s)
 	if (!s)
 		return;
 	sc_manifest_release(&s->m);
+	sc_s3node_close(s->s3);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	free(s);
@@ -189,9 +233,21 @@ int sc_maint_node_usable(const struct sc_manifest *m, const char *root, uint32_t
 			 uint64_t *room_bytes, const char **why)
 {
 	struct statvfs vfs;
-	int fd = sc_nodedir_open(m, root, node);
+	int fd;
 
 	*room_bytes = 0;
+	if (node_is_s3(m, node)) {
+		char canon[SC_PATH_MAX];
+
+		if (sc_s3node_canonical(m->nodes[node].path, canon, sizeof(canon), NULL, 0)) {
+			*why = "it is not a valid S3 location";
+			return 0;
+		}
+		/* no free space to ask an object store for: unlimited */
+		*room_bytes = UINT64_MAX;
+		return 1;
+	}
+	fd = sc_nodedir_open(m, root, node);
 	if (fd < 0) {
 		*why = fd == -ENOENT ? "its directory is missing" :
 		       fd == -ENOTDIR ? "it is not a directory" :
@@ -217,7 +273,9 @@ int sc_maint_node_usable(const struct sc_manifest *m, const char *root, uint32_t
 
 /* Per-node state of one execution. */
 struct exec_node {
-	int old_gen_fd;    /* gN of the old node with this index, or -errno */
+	int s3;            /* the plan node with this index is an S3 location */
+	int old_gen_fd;    /* gN of the old node with this index, or -errno
+			    * (-EREMOTE: an S3 node) */
 	int new_gen_fd;    /* g(N+1) on the plan node with this index, or -1 */
 	int new_set_fd;    /* NODE/SET_ID on the plan node, or -1 */
 	int new_node_fd;   /* the plan node's directory, or -1 */
@@ -262,13 +320,146 @@ static int link_replica(int olddir, int newdir, const char *base, uint64_t size,
 }
 
 /*
- * Copy base from srcdir to newdir through ".base.tmp": SHA-256 and size
- * checked against sh while copying, fsync, rename. Returns 0; or a
- * source problem (SC_ECORRUPT, -errno reading) with *dst_failed 0, so the
- * caller tries another source; or a destination failure with *dst_failed
- * 1, which ends the run. why gets a message either way.
+ * Open old node j's gN replica of shard sh (file base) as a copy source
+ * into *fd: a local file of the manifest's size below the node's gN
+ * directory (no link followed), or, on an S3 node, the object fetched
+ * whole without the cache with its SHA-256 checked (*checked 1; a
+ * descriptor of memory). 0, or negative with why (the caller tries
+ * another source).
  */
-static int copy_replica(int srcdir, int newdir, const char *base,
+static int open_source(struct sc_maint *s, const struct exec_node *en, uint32_t j,
+		       const char *base, const struct sc_manifest_shard *sh,
+		       struct sc_maint_result *res, int *fd, int *checked, char *why,
+		       size_t whylen)
+{
+	struct stat st;
+	int src, rc;
+
+	*fd = -1;
+	*checked = 0;
+	if (node_is_s3(&s->m, j)) {
+		char msg[SC_S3NODE_ERR_MAX];
+
+		rc = maint_s3(s, msg, sizeof(msg));
+		if (!rc) {
+			res->bytes_read += sh->stored_bytes;
+			rc = sc_s3node_fetch(s->s3, s->m.nodes[j].path, sh->name, sh->stored_bytes,
+					     sh->sha256, 1, fd, msg, sizeof(msg));
+		}
+		if (rc)
+			return sc_fail(why, whylen, rc, "%s", msg);
+		*checked = 1;
+		return 0;
+	}
+	if (en[j].old_gen_fd < 0)
+		return sc_fail(why, whylen, en[j].old_gen_fd, "its directory is unavailable: %s",
+			    sc_strerror(en[j].old_gen_fd));
+	src = sc_nodedir_open_file(en[j].old_gen_fd, base, &st);
+	if (src < 0)
+		return sc_fail(why, whylen, src, "cannot open: %s", src == SC_EFORMAT ?
+			    sc_nodedir_kind(st.st_mode) : sc_strerror(src));
+	if ((uint64_t)st.st_size != sh->stored_bytes) {
+		close(src);
+		return sc_fail(why, whylen, SC_ECORRUPT, "wrong size (%" PRIu64 " bytes, the "
+			    "manifest says %" PRIu64 ")", (uint64_t)st.st_size, sh->stored_bytes);
+	}
+	*fd = src;
+	return 0;
+}
+
+/*
+ * Check that the size bytes of src have sh's SHA-256 (a local source
+ * before it is uploaded). 0, SC_ECORRUPT, a read error, or -ENOMEM with
+ * *fatal 1; why says which.
+ */
+static int check_source(int src, const struct sc_manifest_shard *sh, struct sc_buf *buf,
+			struct sc_maint_result *res, int *fatal, char *why, size_t whylen)
+{
+	struct sc_sha256 *h = NULL;
+	unsigned char md[32];
+	uint64_t off = 0;
+	int rc;
+
+	*fatal = 0;
+	rc = sc_sha256_new(&h);
+	if (!rc)
+		rc = sc_buf_reserve(buf, MAINT_COPY_CHUNK);
+	if (rc) {
+		*fatal = 1;
+		sc_fail(why, whylen, rc, "%s", sc_strerror(rc));
+		goto out;
+	}
+	while (off < sh->stored_bytes) {
+		uint64_t left = sh->stored_bytes - off;
+		size_t n = left < MAINT_COPY_CHUNK ? (size_t)left : MAINT_COPY_CHUNK;
+
+		rc = sc_pread_all(src, buf->data, n, off);
+		if (rc) {
+			sc_fail(why, whylen, rc, "read error near offset %" PRIu64 ": %s", off,
+			     sc_strerror(rc));
+			goto out;
+		}
+		res->bytes_read += n;
+		rc = sc_sha256_update(h, buf->data, n);
+		if (rc) {
+			*fatal = 1;
+			sc_fail(why, whylen, rc, "%s", sc_strerror(rc));
+			goto out;
+		}
+		off += n;
+	}
+	rc = sc_sha256_final(h, md);
+	if (rc) {
+		*fatal = 1;
+		sc_fail(why, whylen, rc, "%s", sc_strerror(rc));
+	} else if (memcmp(md, sh->sha256, 32)) {
+		rc = sc_fail(why, whylen, SC_ECORRUPT, "sha256 mismatch");
+	}
+out:
+	sc_sha256_free(h);
+	return rc;
+}
+
+/*
+ * Upload source src (checked: its SHA-256 already verified) as newname on
+ * S3 node `node`, after checking a local source's SHA-256; the stored
+ * size is checked by a HEAD. Failures as for copy_replica(): a bad source
+ * with *dst_failed 0, an upload that fails with *dst_failed 1.
+ */
+static int upload_replica(struct sc_maint *s, int src, int checked, const char *node,
+			  const char *newname, const struct sc_manifest_shard *sh,
+			  struct sc_buf *buf, struct sc_maint_result *res, int *dst_failed,
+			  char *why, size_t whylen)
+{
+	char msg[SC_S3NODE_ERR_MAX];
+	int rc;
+
+	*dst_failed = 0;
+	if (!checked) {
+		rc = check_source(src, sh, buf, res, dst_failed, why, whylen);
+		if (rc)
+			return rc;
+	}
+	rc = maint_s3(s, msg, sizeof(msg));
+	if (!rc)
+		rc = sc_s3node_put_fd(s->s3, node, newname, src, sh->stored_bytes, msg, sizeof(msg));
+	if (rc) {
+		*dst_failed = 1;
+		return sc_fail(why, whylen, rc, "upload failed: %s", msg);
+	}
+	res->bytes_copied += sh->stored_bytes;
+	return 0;
+}
+
+/*
+ * Copy base from the source src (of sh's size) to newdir through
+ * ".base.tmp": SHA-256 checked against sh while copying, fsync, rename.
+ * Returns 0; or a source problem (SC_ECORRUPT, -errno reading) with
+ * *dst_failed 0, so the caller tries another source; or a destination
+ * failure with *dst_failed 1, which ends the run. why gets a message
+ * either way.
+ */
+static int copy_replica(int src, int newdir, const char *base,
 			const struct sc_manifest_shard *sh, struct sc_buf *buf,
 			struct sc_maint_result *res, int *dst_failed, char *why,
 			size_t whylen)
@@ -276,23 +467,10 @@ static int copy_replica(int srcdir, int newdir, const char *base,
 	char tmp[64];
 	unsigned char md[32];
 	struct sc_sha256 *h = NULL;
-	struct stat st;
 	uint64_t off = 0;
-	int src, dst = -1, rc;
+	int dst = -1, rc;
 
 	*dst_failed = 0;
-	if (srcdir < 0)
-		return sc_fail(why, whylen, srcdir, "its directory is unavailable: %s",
-			    sc_strerror(srcdir));
-	src = sc_nodedir_open_file(srcdir, base, &st);
-	if (src < 0)
-		return sc_fail(why, whylen, src, "cannot open: %s", src == SC_EFORMAT ?
-			    sc_nodedir_kind(st.st_mode) : sc_strerror(src));
-	if ((uint64_t)st.st_size != sh->stored_bytes) {
-		rc = sc_fail(why, whylen, SC_ECORRUPT, "wrong size (%" PRIu64 " bytes, the "
-			  "manifest says %" PRIu64 ")", (uint64_t)st.st_size, sh->stored_bytes);
-		goto out;
-	}
 	rc = sc_sha256_new(&h);
 	if (!rc)
 		rc = sc_buf_reserve(buf, MAINT_COPY_CHUNK);
@@ -361,7 +539,6 @@ out_unlink:
 out:
 	if (dst >= 0)
 		close(dst);
-	close(src);
 	sc_sha256_free(h);
 	return rc;
 }
@@ -382,27 +559,39 @@ static const char *old_node_path(const struct sc_maint *s, uint32_t j)
 }
 
 /*
- * Materialize replica slot r of shard i on plan node n: link, copy from a
- * good source, or carry over. 0, or a failure that ends the run.
+ * Materialize replica slot r of shard i on plan node n: link (on an S3
+ * node: server-side copy), copy from a good source, or carry over.
+ * newname is the shard's name in generation N+1. 0, or a failure that
+ * ends the run.
  */
 static int place_replica(struct sc_maint *s, const struct sc_maint_plan *p,
-			 struct exec_node *en, uint64_t i, uint32_t r, struct sc_buf *buf,
-			 struct sc_maint_result *res, char *err, size_t errlen)
+			 struct exec_node *en, uint64_t i, uint32_t r, const char *newname,
+			 struct sc_buf *buf, struct sc_maint_result *res, char *err,
+			 size_t errlen)
 {
 	const struct sc_manifest_shard *sh = &s->m.shards[i];
 	const struct sc_maint_slot *sl = &p->slot[i * SC_REPLICAS_MAX + r];
 	const char *base = strrchr(sh->name, '/') + 1; /* the name rule: SET_ID/gN/base */
+	const char *dnode = p->nodes[sl->node].path;
 	int32_t oj = p->old_node[sl->node];
 	int same = old_replica_on(sh, oj), dst_failed, rc, tried = 0;
-	int newdir = en[sl->node].new_gen_fd;
-	char why[512] = "";
+	int newdir = en[sl->node].new_gen_fd, dst_s3 = en[sl->node].s3;
+	char why[SC_S3NODE_ERR_MAX] = "";
 
 	if (sl->action == SC_MAINT_CARRY) {
-		if (same >= 0 && newdir >= 0 &&
-		    !link_replica(en[oj].old_gen_fd, newdir, base, 0, 0)) {
+		int carried = 0;
+
+		if (same >= 0 && dst_s3)
+			carried = !maint_s3(s, why, sizeof(why)) &&
+				  !sc_s3node_copy(s->s3, s->m.nodes[oj].path, sh->name, dnode,
+						  newname, UINT64_MAX, why, sizeof(why));
+		else if (same >= 0 && newdir >= 0)
+			carried = !link_replica(en[oj].old_gen_fd, newdir, base, 0, 0);
+		if (carried) {
 			res->replicas_carried++;
 			event(s, "shard %" PRIu64 " replica %" PRIu32 ": no good copy; node %"
-			      PRIu32 " keeps its damaged file as it is", i, r, sl->node);
+			      PRIu32 " keeps its damaged %s as it is", i, r, sl->node,
+			      dst_s3 ? "object" : "file");
 		} else {
 			event(s, "shard %" PRIu64 " replica %" PRIu32 ": no good copy; nothing "
 			      "to carry over on node %" PRIu32, i, r, sl->node);
@@ -410,36 +599,58 @@ static int place_replica(struct sc_maint *s, const struct sc_maint_plan *p,
 		return 0;
 	}
 	if (sl->action == SC_MAINT_KEEP && same >= 0 &&
-	    (!p->good || p->good[i * SC_REPLICAS_MAX + (uint32_t)same]) &&
-	    !link_replica(en[oj].old_gen_fd, newdir, base, sh->stored_bytes, 1)) {
-		res->replicas_linked++;
-		return 0;
+	    (!p->good || p->good[i * SC_REPLICAS_MAX + (uint32_t)same])) {
+		if (!dst_s3 && !link_replica(en[oj].old_gen_fd, newdir, base, sh->stored_bytes, 1)) {
+			res->replicas_linked++;
+			return 0;
+		}
+		if (dst_s3) {
+			rc = maint_s3(s, why, sizeof(why));
+			if (!rc)
+				rc = sc_s3node_copy(s->s3, s->m.nodes[oj].path, sh->name, dnode,
+						    newname, sh->stored_bytes, why, sizeof(why));
+			if (!rc) {
+				res->replicas_server_copied++;
+				return 0;
+			}
+			event(s, "shard %" PRIu64 " replica %" PRIu32 ": server-side copy on node %"
+			      PRIu32 " '%s' failed: %s; copying from a replica instead", i, r,
+			      sl->node, dnode, why);
+		}
 	}
 	/* copy: first the node's own old file when it is a candidate (no
 	 * data crosses nodes then), then the other replicas in order */
 	for (int pass = 0; pass < 2; pass++) {
 		for (uint32_t k = 0; k < sh->nreplicas; k++) {
 			uint32_t j = sh->replica[k];
+			int src, checked;
 
 			if ((pass == 0) != ((int)k == same))
 				continue;
 			if (p->good && !p->good[i * SC_REPLICAS_MAX + k])
 				continue;
 			tried++;
-			rc = copy_replica(en[j].old_gen_fd, newdir, base, sh, buf, res,
-					  &dst_failed, why, sizeof(why));
+			dst_failed = 0;
+			rc = open_source(s, en, j, base, sh, res, &src, &checked, why, sizeof(why));
+			if (!rc) {
+				if (dst_s3)
+					rc = upload_replica(s, src, checked, dnode, newname, sh, buf,
+							    res, &dst_failed, why, sizeof(why));
+				else
+					rc = copy_replica(src, newdir, base, sh, buf, res,
+							  &dst_failed, why, sizeof(why));
+				close(src);
+			}
 			if (!rc) {
 				res->replicas_copied++;
 				event(s, "shard %" PRIu64 " replica %" PRIu32 ": copied %" PRIu64
 				      " bytes from node %" PRIu32 " to node %" PRIu32 " '%s', "
-				      "sha256 verified", i, r, sh->stored_bytes, j, sl->node,
-				      p->nodes[sl->node].path);
+				      "sha256 verified", i, r, sh->stored_bytes, j, sl->node, dnode);
 				return 0;
 			}
 			if (dst_failed)
 				return sc_fail(err, errlen, rc, "shard %" PRIu64 " replica %" PRIu32
-					    ": node %" PRIu32 " '%s': %s", i, r, sl->node,
-					    p->nodes[sl->node].path, why);
+					    ": node %" PRIu32 " '%s': %s", i, r, sl->node, dnode, why);
 			res->sources_rejected++;
 			event(s, "shard %" PRIu64 ": replica on node %" PRIu32 " '%s' is not a "
 			      "good source: %s", i, j, old_node_path(s, j), why);
@@ -505,6 +716,7 @@ int sc_maint_execute(struct sc_maint *s, const struct sc_maint_plan *p,
 	for (uint32_t k = 0; k < nen; k++) {
 		en[k].old_gen_fd = -EBADF;
 		en[k].new_gen_fd = en[k].new_set_fd = en[k].new_node_fd = -1;
+		en[k].s3 = k < p->nnodes && node_is_s3(&nm, k);
 	}
 	for (uint64_t i = 0; i < m->nshards; i++)
 		for (uint32_t r = 0; r < nrep; r++) {
@@ -521,11 +733,27 @@ int sc_maint_execute(struct sc_maint *s, const struct sc_maint_plan *p,
 			else if (!used[n])
 				used[n] = 2;
 		}
-	/* sources: gN on every old node */
+	/* the S3 client first, when a node of the new layout needs it */
+	for (uint32_t n = 0; n < p->nnodes; n++) {
+		char msg[1024];
+
+		if (!used[n] || !en[n].s3 || !(rc = maint_s3(s, msg, sizeof(msg))))
+			continue;
+		rc = sc_fail(err, errlen, rc, "node %" PRIu32 " '%s': %s", n, p->nodes[n].path,
+			  msg);
+		goto out_remove;
+	}
+	/* sources: gN on every old node (an S3 node's objects are fetched
+	 * by name when needed) */
 	snprintf(rel, sizeof(rel), "%s/g%06" PRIu64, m->set_id, m->generation);
 	for (uint32_t j = 0; j < m->nnodes; j++) {
-		int nfd = sc_nodedir_open(m, s->root, j);
+		int nfd;
 
+		if (node_is_s3(m, j)) {
+			en[j].old_gen_fd = -EREMOTE;
+			continue;
+		}
+		nfd = sc_nodedir_open(m, s->root, j);
 		if (nfd < 0) {
 			en[j].old_gen_fd = nfd;
 			continue;
@@ -537,7 +765,9 @@ int sc_maint_execute(struct sc_maint *s, const struct sc_maint_plan *p,
 	for (uint32_t n = 0; n < p->nnodes; n++) {
 		if (!used[n])
 			continue;
-		clean_node(&nm, s->root, n, m->generation, 0);
+		clean_node(s, &nm, n, m->generation, 0);
+		if (en[n].s3)
+			continue; /* objects are named, not created in directories */
 		en[n].new_node_fd = sc_nodedir_open(&nm, s->root, n);
 		if (en[n].new_node_fd >= 0)
 			en[n].new_set_fd = mkdir_open(en[n].new_node_fd, m->set_id);
@@ -574,7 +804,8 @@ int sc_maint_execute(struct sc_maint *s, const struct sc_maint_plan *p,
 		}
 		for (uint32_t r = 0; r < nrep; r++) {
 			shards[i].replica[r] = p->slot[i * SC_REPLICAS_MAX + r].node;
-			rc = place_replica(s, p, en, i, r, &buf, res, err, errlen);
+			rc = place_replica(s, p, en, i, r, shards[i].name, &buf, res, err,
+					   errlen);
 			if (rc)
 				goto out_remove;
 			pause_here(s, "replica written");
@@ -582,7 +813,7 @@ int sc_maint_execute(struct sc_maint *s, const struct sc_maint_plan *p,
 	}
 	/* the new entries durable before the manifest names them */
 	for (uint32_t n = 0; n < p->nnodes; n++) {
-		if (!used[n])
+		if (!used[n] || en[n].s3) /* uploads are durable once HEAD-checked */
 			continue;
 		rc = fsync_dirfd(en[n].new_gen_fd);
 		if (!rc)
@@ -618,18 +849,18 @@ int sc_maint_execute(struct sc_maint *s, const struct sc_maint_plan *p,
 
 		for (uint32_t n = 0; n < p->nnodes; n++)
 			kept |= p->old_node[n] == (int32_t)j;
-		clean_node(m, s->root, j, g, !kept);
+		clean_node(s, m, j, g, !kept);
 		pause_here(s, "node cleaned");
 	}
 	for (uint32_t n = 0; n < p->nnodes; n++)
 		if (p->old_node[n] < 0)
-			clean_node(&nm, s->root, n, g, 0);
+			clean_node(s, &nm, n, g, 0);
 	goto out;
 out_remove:
 	/* nothing committed: remove what this run created (g(N+1) only) */
 	for (uint32_t n = 0; n < p->nnodes; n++)
-		if (en[n].new_set_fd >= 0)
-			clean_node(&nm, s->root, n, m->generation, 0);
+		if (en[n].new_set_fd >= 0 || (en[n].s3 && used[n]))
+			clean_node(s, &nm, n, m->generation, 0);
 out:
 	for (uint32_t k = 0; k < nen; k++) {
 		if (en[k].old_gen_fd >= 0)

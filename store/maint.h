@@ -24,6 +24,20 @@
  * leaves N+1 complete, and the next run removes what is left of gN.
  * Every file below a node is reached without following symbolic links
  * (store/nodedir.h).
+ *
+ * On a node that is an S3 location (store/s3node.h, docs/S3.md section 8)
+ * the same steps work on objects: replica NAME is PREFIX/SET_ID/gGEN/
+ * NNNNNN.zst; step 1 and step 4 delete the objects of the generations to
+ * drop (LIST + DELETE; all of the set's objects on a node that left the
+ * layout); in step 2 a replica that stays is a server-side copy of its gN
+ * object to its g(N+1) key (size checked by HEAD before and after, no
+ * bytes through this machine), and a replica copied there is uploaded
+ * from a good source (a local file, its SHA-256 checked first, or an S3
+ * replica fetched whole with its SHA-256 checked) and HEAD-checked for
+ * its size. A copy from an S3 replica to a local node fetches it the same
+ * way, then copies it as from a local file. Nothing a reader of
+ * generation N uses is changed before the commit, so crash safety is the
+ * local one. The client is configured from the environment (io/s3.h).
  */
 #ifndef SC_MAINT_H
 #define SC_MAINT_H
@@ -60,6 +74,7 @@ struct sc_maint_plan {
 struct sc_maint_result {
 	uint64_t generation;       /* generation committed; 0 when nothing was */
 	uint64_t replicas_linked;  /* kept in place by a hard link */
+	uint64_t replicas_server_copied; /* kept on an S3 node by a server-side copy */
 	uint64_t replicas_copied;  /* written by a verified copy */
 	uint64_t replicas_carried; /* without a good copy, carried over as they were */
 	uint64_t bytes_copied;     /* bytes written by copies */
@@ -98,7 +113,11 @@ const char *sc_maint_root(const struct sc_maint *s);
  * Whether node `node` of m can take new files: its directory opens (no
  * link followed below the set root), it is writable and its file system
  * has room. *room_bytes gets the free bytes for unprivileged users
- * (statvfs f_bavail). 1 usable, 0 not (why, static text, in *why).
+ * (statvfs f_bavail). An S3 node (stored in its canonical form,
+ * sc_s3node_canonical) is usable when its location parses; an object
+ * store has no free space to ask for, so *room_bytes is UINT64_MAX
+ * (unlimited: a full bucket or quota shows as a failed upload, which ends
+ * the run before its commit). 1 usable, 0 not (why, static text, in *why).
  */
 int sc_maint_node_usable(const struct sc_manifest *m, const char *root, uint32_t node,
 			 uint64_t *room_bytes, const char **why);

@@ -28,6 +28,7 @@
 #include "normalize.h"
 #include "s3.h"
 #include "s3node.h"
+#include "s3root.h"
 #include "utf8.h"
 
 #define TRAILER_HEAD ",\n  \"manifest_sha256\": \""
@@ -932,6 +933,63 @@ int sc_manifest_parse(const char *json, size_t n, struct sc_manifest *m,
 	return rc;
 }
 
+/*
+ * The manifest of a set root on S3: the object PREFIX/manifest.json, read
+ * whole (at most SC_MANIFEST_SIZE_MAX bytes) and checked like a file.
+ * A node stored relative would lie under no directory: refused.
+ */
+static int load_s3(const char *root, struct sc_manifest *m, char *err, size_t errlen)
+{
+	char key[SC_S3_KEY_MAX + 1], obj[SC_S3ROOT_OBJ_MAX], msg[SC_S3_ERR_MAX + 128];
+	char shown[SHOW_MAX];
+	struct sc_s3_loc loc;
+	struct sc_buf b;
+	int rc;
+
+	rc = sc_s3root_object(root, SC_MANIFEST_NAME, &loc, key, sizeof(key), obj,
+			      sizeof(obj), msg, sizeof(msg));
+	if (rc)
+		return sc_fail(err, errlen, rc, "%s", msg);
+	sc_buf_init(&b, SC_MANIFEST_SIZE_MAX);
+	rc = sc_s3root_read(root, SC_MANIFEST_NAME, SC_MANIFEST_SIZE_MAX, &b, msg, sizeof(msg));
+	if (rc == -ENOENT) {
+		const char *http = strstr(msg, "HTTP 404");
+
+		rc = SC_ENOTSET;
+		if (http && strstr(http, "NoSuchBucket"))
+			sc_fail(err, errlen, rc, "set '%s': no such bucket '%s' (%s)", root,
+			     loc.bucket, http);
+		else
+			sc_fail(err, errlen, rc, "set '%s': no manifest object '%s' (%s; not a "
+			     "shard set, or its first ingest never committed)", root, obj,
+			     http ? http : "missing");
+		goto out;
+	}
+	if (rc) {
+		sc_fail(err, errlen, rc, "manifest '%s': cannot read: %s", obj, msg);
+		goto out;
+	}
+	rc = sc_manifest_parse(b.data, b.len, m, msg, sizeof(msg));
+	if (rc) {
+		sc_fail(err, errlen, rc, "manifest '%s': %s", obj, msg);
+		goto out;
+	}
+	for (uint32_t i = 0; i < m->nnodes; i++) {
+		const char *p = m->nodes[i].path;
+
+		if (p[0] == '/' || sc_s3_is_location(p))
+			continue;
+		rc = sc_fail(err, errlen, SC_ECORRUPT, "manifest '%s': nodes[%" PRIu32 "].path: "
+			  "relative node '%s' in a set whose root is on S3 (no directory "
+			  "holds it)", obj, i, show(p, shown));
+		sc_manifest_release(m);
+		break;
+	}
+out:
+	sc_buf_release(&b);
+	return rc;
+}
+
 int sc_manifest_load(const char *root, struct sc_manifest *m, char *err,
 		     size_t errlen)
 {
@@ -939,6 +997,8 @@ int sc_manifest_load(const char *root, struct sc_manifest *m, char *err,
 	struct sc_buf b;
 	int rc;
 
+	if (sc_s3root_is(root))
+		return load_s3(root, m, err, errlen);
 	if (sc_path_join(path, sizeof(path), root, SC_MANIFEST_NAME))
 		return sc_fail(err, errlen, SC_ELIMIT, "set '%s': path too long", root);
 	sc_buf_init(&b, SC_MANIFEST_SIZE_MAX);

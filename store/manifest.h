@@ -95,6 +95,10 @@ int sc_manifest_parse(const char *json, size_t n, struct sc_manifest *m,
 /*
  * Load ROOT/manifest.json: SC_ENOTSET when it does not exist. Errors name
  * the file: "manifest 'ROOT/manifest.json': shards[3].name: ...".
+ * A root that is an S3 location s3://BUCKET/PREFIX is read from the
+ * object PREFIX/manifest.json (store/s3root.h, one GET, same checks, and
+ * no relative node path); SC_ENOTSET when it or the bucket is missing, the
+ * S3 client's error when it cannot be fetched, each naming the object.
  */
 int sc_manifest_load(const char *root, struct sc_manifest *m, char *err,
 		     size_t errlen);

@@ -1,7 +1,9 @@
 /*
  * rebalance.c - the new node layout from --node/--remove-node, the
  * minimal-move placement for it (placement.c), the before/after balance
- * report, and the copy-then-commit (maint.c). See rebalance.h.
+ * report, and the copy-then-commit (maint.c). See rebalance.h. A node
+ * given as an S3 location is matched and stored in its canonical form
+ * (sc_s3node_canonical), as the manifest stores it.
  */
 #include "rebalance.h"
 
@@ -14,6 +16,7 @@
 
 #include "file.h"
 #include "placement.h"
+#include "s3node.h"
 #include "set.h"
 
 static void say(const struct sc_rebalance_opts *o, const char *fmt, ...)
@@ -55,8 +58,18 @@ static int32_t find_node(const struct sc_manifest *m, const char *root, const ch
 {
 	char real[PATH_MAX], dir[SC_PATH_MAX], nreal[PATH_MAX];
 	char gabs[SC_PATH_MAX * 2], dabs[SC_PATH_MAX * 2];
-	int have_real = realpath(given, real) != NULL;
+	int have_real;
 
+	if (sc_s3node_is(given)) {
+		/* an S3 location: the same canonical location */
+		if (sc_s3node_canonical(given, dir, sizeof(dir), NULL, 0))
+			return -1;
+		for (uint32_t i = 0; i < m->nnodes; i++)
+			if (!strcmp(m->nodes[i].path, dir))
+				return (int32_t)i;
+		return -1;
+	}
+	have_real = realpath(given, real) != NULL;
 	absolute(given, gabs, sizeof(gabs));
 	for (uint32_t i = 0; i < m->nnodes; i++) {
 		if (sc_manifest_node_dir(m, root, i, dir, sizeof(dir)))
@@ -75,6 +88,17 @@ static int32_t find_node(const struct sc_manifest *m, const char *root, const ch
 static void clean_foreign(const char *given, const char *set_id)
 {
 	char dir[SC_PATH_MAX];
+
+	if (sc_s3node_is(given)) {
+		/* an S3 location: every object of the set there */
+		struct sc_s3node *n = NULL;
+
+		if (!sc_s3node_canonical(given, dir, sizeof(dir), NULL, 0) &&
+		    !sc_s3node_open(0, &n, NULL, 0))
+			sc_s3node_remove_generations(n, dir, set_id, 0, NULL, 0);
+		sc_s3node_close(n);
+		return;
+	}
 
 	if (sc_path_join(dir, sizeof(dir), given, set_id))
 		return;
@@ -137,6 +161,16 @@ static int build_layout(const struct sc_rebalance_opts *o, const struct sc_manif
 		int32_t j = find_node(m, o->root, o->remove[k]);
 
 		sc_manifest_printable(o->remove[k], shown, sizeof(shown));
+		if (j < 0 && sc_s3node_is(o->remove[k])) {
+			char canon[SC_PATH_MAX], why[512];
+
+			rc = sc_s3node_canonical(o->remove[k], canon, sizeof(canon), why,
+						 sizeof(why));
+			if (rc) {
+				sc_fail(err, errlen, rc, "--remove-node '%s': %s", shown, why);
+				goto out;
+			}
+		}
 		if (j < 0) {
 			say(o, "--remove-node '%s': not a node of the set; nothing to move%s",
 			    shown, o->dry_run ? "" : " (leftovers of this set there are removed)");
@@ -162,7 +196,16 @@ static int build_layout(const struct sc_rebalance_opts *o, const struct sc_manif
 		/* the parser takes a weight only from a ":DIGITS" suffix */
 		weight_given = strlen(path) != strlen(o->add[k]);
 		j = find_node(m, o->root, path);
-		if (j < 0) {
+		if (j < 0 && sc_s3node_is(path)) {
+			/* an S3 location: nothing to create, stored canonical */
+			char canon[SC_PATH_MAX], why[512];
+
+			rc = sc_s3node_canonical(path, canon, sizeof(canon), why, sizeof(why));
+			if (rc)
+				sc_fail(err, errlen, rc, "--node '%s': %s", shown, why);
+			else if (!(stored = strdup(canon)))
+				rc = -ENOMEM;
+		} else if (j < 0) {
 			struct stat st;
 			int absent = lstat(path, &st) != 0;
 

@@ -8,9 +8,10 @@
  * for a node already in the set, given its new weight when the spec has
  * one) and every --remove-node dropped; nodes keep their order, added
  * ones come last. Replicas that stay are hard-linked into the new
- * generation after a size check; replicas that move are copied with their
- * SHA-256 checked against the manifest while copying (another replica is
- * used when one is bad). Rebalance does not repair: a replica that
+ * generation after a size check (on an S3 node: a server-side copy, size
+ * checked); replicas that move are copied with their SHA-256 checked
+ * against the manifest (another replica is used when one is bad). A node
+ * given as an S3 location is stored in its canonical form. Rebalance does not repair: a replica that
  * stays keeps whatever content it has (run `shardctl verify` first).
  */
 #ifndef SC_REBALANCE_H

@@ -3,9 +3,10 @@
  * a good copy and commit them as a new generation (store/maint.h has the
  * copy-then-commit protocol).
  *
- * Every replica is first checked as `verify` does (size and SHA-256). A
- * bad replica is rebuilt on its own node when that node is usable (its
- * directory opens, is writable and has room), else on the node the
+ * Every replica is first checked as `verify` does (size and SHA-256; on
+ * an S3 node HEAD and a full fetch). A bad replica is rebuilt on its own
+ * node when that node is usable (its directory opens, is writable and has
+ * room; an S3 node always is), else on the node the
  * ingest's greedy rule picks among the usable nodes with room that do not
  * hold the shard, so replicas stay on distinct nodes. A shard without any
  * good replica cannot be repaired: it is reported and its files are

@@ -58,6 +58,9 @@ struct pf_job {
 	char err[SC_S3NODE_ERR_MAX];
 };
 
+struct rg_op;
+static void rg_free_all(struct sc_s3node *n);
+
 struct sc_s3node {
 	struct sc_s3 *s3;            /* client (config from the environment) */
 	struct sc_objcache *cache;   /* cache directory, or NULL (writer, verify) */
@@ -78,6 +81,11 @@ struct sc_s3node {
 	uint32_t pf_running;         /* jobs fetching */
 	uint64_t pf_running_bytes;   /* their bytes */
 	uint64_t pf_next_id;
+	/* asynchronous ranges (sc_s3node_range_submit): a client of their own,
+	 * so that the synchronous calls' reaping never takes their completions */
+	struct sc_s3 *rg_s3;         /* opened on first use */
+	struct rg_op *rg_ops;        /* submitted and not yet reaped */
+	uint32_t rg_pending;         /* their number */
 };
 
 int sc_s3node_is(const char *node)
@@ -201,6 +209,8 @@ void sc_s3node_close(struct sc_s3node *n)
 	}
 	/* GETs still running write into job buffers: cancelled first */
 	sc_s3_close(n->pf_s3);
+	sc_s3_close(n->rg_s3);
+	rg_free_all(n);
 	while (n->pf_jobs) {
 		struct pf_job *j = n->pf_jobs;
 
@@ -219,23 +229,32 @@ void sc_s3node_close(struct sc_s3node *n)
 int sc_s3node_put_file(struct sc_s3node *n, const char *node, const char *name,
 		       const char *path, uint64_t size, char *err, size_t errlen)
 {
-	char key[SC_S3_KEY_MAX + 1], obj[SC_S3_KEY_MAX + 128], msg[SC_S3_ERR_MAX];
-	struct sc_s3_body body = { 0 };
-	struct sc_s3_obj info;
-	struct sc_s3_loc loc;
 	int rc, fd;
 
-	rc = object_of(node, name, &loc, key, sizeof(key), obj, sizeof(obj), err, errlen);
-	if (rc)
-		return rc;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return sc_fail(err, errlen, -errno, "shard '%s': cannot open for upload: %s", path,
 			    strerror(errno));
+	rc = sc_s3node_put_fd(n, node, name, fd, size, err, errlen);
+	close(fd);
+	return rc;
+}
+
+int sc_s3node_put_fd(struct sc_s3node *n, const char *node, const char *name, int fd,
+		     uint64_t size, char *err, size_t errlen)
+{
+	char key[SC_S3_KEY_MAX + 1], obj[SC_S3_KEY_MAX + 128], msg[SC_S3_ERR_MAX];
+	struct sc_s3_body body = { 0 };
+	struct sc_s3_obj info;
+	struct sc_s3_loc loc;
+	int rc;
+
+	rc = object_of(node, name, &loc, key, sizeof(key), obj, sizeof(obj), err, errlen);
+	if (rc)
+		return rc;
 	body.fd = fd;
 	body.len = size;
 	rc = sc_s3_put(n->s3, loc.bucket, key, &body, NULL, msg, sizeof(msg));
-	close(fd);
 	if (rc)
 		return sc_fail(err, errlen, rc, "%s", msg);
 	/* durable only once the store says it holds all of it */
@@ -967,6 +986,49 @@ int sc_s3node_check(struct sc_s3node *n, const char *node, const char *name,
 	return rc;
 }
 
+int sc_s3node_copy(struct sc_s3node *n, const char *src_node, const char *src_name,
+		   const char *dst_node, const char *dst_name, uint64_t size,
+		   char *err, size_t errlen)
+{
+	char skey[SC_S3_KEY_MAX + 1], sobj[SC_S3_KEY_MAX + 128];
+	char dkey[SC_S3_KEY_MAX + 1], dobj[SC_S3_KEY_MAX + 128], msg[SC_S3_ERR_MAX];
+	struct sc_s3_loc sloc, dloc;
+	struct sc_s3_obj src, dst;
+	int rc;
+
+	rc = object_of(src_node, src_name, &sloc, skey, sizeof(skey), sobj, sizeof(sobj), err,
+		       errlen);
+	if (!rc)
+		rc = object_of(dst_node, dst_name, &dloc, dkey, sizeof(dkey), dobj, sizeof(dobj),
+			       err, errlen);
+	if (rc)
+		return rc;
+	rc = sc_s3_head(n->s3, sloc.bucket, skey, &src, msg, sizeof(msg));
+	if (rc == -ENOENT)
+		return sc_fail(err, errlen, rc, "object '%s': missing", sobj);
+	if (rc)
+		return sc_fail(err, errlen, rc, "%s", msg);
+	if (size != UINT64_MAX && src.size != size)
+		return sc_fail(err, errlen, SC_ECORRUPT, "object '%s': %" PRIu64 " bytes, the "
+			    "manifest says %" PRIu64, sobj, src.size, size);
+	/* one CopyObject copies up to SC_S3_COPY_SIZE_MAX; shards stay below */
+	_Static_assert(SC_S3NODE_SHARD_MAX <= SC_S3_COPY_SIZE_MAX, "a shard fits one CopyObject");
+	if (src.size > SC_S3NODE_SHARD_MAX)
+		return sc_fail(err, errlen, SC_ELIMIT, "object '%s': %" PRIu64 " bytes: a "
+			    "server-side copy of a shard over %llu bytes is not supported", sobj,
+			    src.size, (unsigned long long)SC_S3NODE_SHARD_MAX);
+	rc = sc_s3_copy(n->s3, sloc.bucket, skey, dloc.bucket, dkey, NULL, msg, sizeof(msg));
+	if (rc)
+		return sc_fail(err, errlen, rc, "%s", msg);
+	rc = sc_s3_head(n->s3, dloc.bucket, dkey, &dst, msg, sizeof(msg));
+	if (rc)
+		return sc_fail(err, errlen, rc, "%s (checking the copy)", msg);
+	if (dst.size != src.size)
+		return sc_fail(err, errlen, SC_ECORRUPT, "object '%s': the copy of '%s' has %"
+			    PRIu64 " bytes, the source %" PRIu64, dobj, sobj, dst.size, src.size);
+	return 0;
+}
+
 int sc_s3node_delete(struct sc_s3node *n, const char *node, const char *name,
 		     char *err, size_t errlen)
 {
@@ -1036,4 +1098,272 @@ int64_t sc_s3node_remove_generations(struct sc_s3node *n, const char *node,
 	}
 	free(g.keys);
 	return rc < 0 ? rc : deleted;
+}
+
+/* ---- single ranges (frames) of a replica: sc_s3node_fetch_range & co ---- */
+
+/* An asynchronous range between submit and reap. */
+struct rg_op {
+	struct rg_op *next;          /* n->rg_ops */
+	uint64_t tag;                /* the caller's */
+	uint64_t size;               /* bytes of the object */
+	uint64_t off;                /* first byte asked for */
+	uint32_t len;                /* bytes asked for */
+	int ready;                   /* done at submit (from the cache) */
+	char obj[SC_S3_KEY_MAX + 128]; /* "s3://bucket/key", for messages */
+};
+
+static void rg_free_all(struct sc_s3node *n)
+{
+	while (n->rg_ops) {
+		struct rg_op *op = n->rg_ops;
+
+		n->rg_ops = op->next;
+		free(op);
+	}
+	n->rg_pending = 0;
+}
+
+/*
+ * Bucket, key, "s3://bucket/key" and the cache key of range r (etag: 72
+ * bytes, obj: must outlive *k). 0 or SC_EUSAGE / SC_ELIMIT with err.
+ */
+static int range_key(const struct sc_s3node_range *r, struct sc_s3_loc *loc, char *key,
+		     size_t keylen, char *obj, size_t objlen, char *etag,
+		     struct sc_objcache_key *k, char *err, size_t errlen)
+{
+	int rc;
+
+	if (!r->node || !r->name || !r->sha256 || !r->buf || r->len == 0 ||
+	    r->len > SC_S3_GET_MAX || r->off > r->size || r->len > r->size - r->off)
+		return sc_fail(err, errlen, SC_EUSAGE, "range %" PRIu64 "+%" PRIu32 " of a %"
+			    PRIu64 "-byte object: out of bounds", r->off, r->len, r->size);
+	rc = object_of(r->node, r->name, loc, key, keylen, obj, objlen, err, errlen);
+	if (rc)
+		return rc;
+	whole_key(obj, r->sha256, r->size, etag, k);
+	k->off = r->off;
+	k->len = r->len;
+	return 0;
+}
+
+/* r's bytes from the cache: its range entry (bytes checked against the
+ * entry's checksum), else a whole copy of the object. 1 found, 0 not. */
+static int range_cached(struct sc_s3node *n, const struct sc_s3node_range *r,
+			const struct sc_objcache_key *k, int *whole)
+{
+	struct sc_objcache_key wk = *k;
+	int fd, rc;
+
+	*whole = 0;
+	if (!n->cache)
+		return 0;
+	if (sc_objcache_read(n->cache, k, r->buf) == 1)
+		return 1;
+	wk.off = 0;
+	wk.len = r->size;
+	if (r->size > SC_OBJCACHE_ENTRY_MAX || sc_objcache_lookup(n->cache, &wk, &fd) != 1)
+		return 0;
+	rc = sc_pread_all(fd, r->buf, r->len, r->off);
+	close(fd);
+	*whole = 1;
+	return rc == 0;
+}
+
+int sc_s3node_fetch_range(struct sc_s3node *n, const struct sc_s3node_range *r,
+			  sc_s3node_check_fn check, void *ctx, int *cached,
+			  char *err, size_t errlen)
+{
+	char key[SC_S3_KEY_MAX + 1], obj[SC_S3_KEY_MAX + 128], etag[72], why[512];
+	char msg[SC_S3_ERR_MAX];
+	uint64_t last = r->off + r->len - 1;
+	struct sc_objcache_key k;
+	struct sc_s3_obj info;
+	struct sc_s3_loc loc;
+	int rc, whole, t;
+
+	if (cached)
+		*cached = 0;
+	rc = range_key(r, &loc, key, sizeof(key), obj, sizeof(obj), etag, &k, err, errlen);
+	if (rc)
+		return rc;
+	if (range_cached(n, r, &k, &whole)) {
+		if (!check || !check(ctx, r->buf, r->len, why, sizeof(why))) {
+			if (cached)
+				*cached = 1;
+			return 0;
+		}
+		/* bad bytes in the cache: not used again, fetched below */
+		if (whole) {
+			k.off = 0;
+			k.len = r->size;
+		}
+		sc_objcache_drop(n->cache, &k);
+		k.off = r->off;
+		k.len = r->len;
+	}
+	for (t = 0; t < SC_S3NODE_FETCH_TRIES; t++) {
+		int64_t got;
+
+		if (t) {
+			struct timespec ts = { 0, (long)SC_S3NODE_FETCH_BACKOFF_MS * 1000000L << (t - 1) };
+
+			nanosleep(&ts, NULL);
+		}
+		got = sc_s3_get(n->s3, loc.bucket, key, r->off, r->len, r->buf, NULL, &info, msg,
+				sizeof(msg));
+		if (got < 0)
+			rc = sc_fail(err, errlen, (int)got, "%s", msg);
+		else if ((uint64_t)got != r->len || info.size != r->size)
+			rc = sc_fail(err, errlen, SC_ECORRUPT, "object '%s': bytes %" PRIu64 "-%" PRIu64
+				  ": %" PRIu64 " bytes stored, the manifest says %" PRIu64, obj,
+				  r->off, last, info.size, r->size);
+		else if (check && (rc = check(ctx, r->buf, r->len, why, sizeof(why))) != 0)
+			sc_fail(err, errlen, rc, "object '%s': bytes %" PRIu64 "-%" PRIu64 ": %s", obj,
+			     r->off, last, why);
+		else
+			rc = 0;
+		if (!rc || !transient(rc))
+			break;
+	}
+	if (t < SC_S3NODE_FETCH_TRIES)
+		t++; /* fetches made */
+	if (rc && t > 1 && err && strlen(err) + 32 < errlen)
+		snprintf(err + strlen(err), errlen - strlen(err), " (fetched %d times)", t);
+	if (!rc && n->cache)
+		sc_objcache_insert(n->cache, &k, r->buf); /* not cached: fetched next time */
+	return rc;
+}
+
+int sc_s3node_range_submit(struct sc_s3node *n, const struct sc_s3node_range *r)
+{
+	char key[SC_S3_KEY_MAX + 1], etag[72];
+	struct sc_objcache_key k;
+	struct sc_s3_get_req g;
+	struct sc_s3_loc loc;
+	struct rg_op *op;
+	int rc, whole;
+
+	if (n->rg_pending >= SC_S3NODE_RANGES_MAX)
+		return -EAGAIN;
+	op = calloc(1, sizeof(*op));
+	if (!op)
+		return -ENOMEM;
+	rc = range_key(r, &loc, key, sizeof(key), op->obj, sizeof(op->obj), etag, &k, NULL, 0);
+	if (rc)
+		goto out_free;
+	op->tag = r->tag;
+	op->size = r->size;
+	op->off = r->off;
+	op->len = r->len;
+	if (range_cached(n, r, &k, &whole)) {
+		op->ready = 1;
+	} else {
+		if (!n->rg_s3 && (rc = sc_s3_open(&n->cfg, &n->rg_s3, NULL, 0)) != 0)
+			goto out_free;
+		g = (struct sc_s3_get_req){ .bucket = loc.bucket, .key = key, .off = r->off,
+					    .len = r->len, .buf = r->buf,
+					    .tag = (uint64_t)(uintptr_t)op };
+		rc = sc_s3_submit_get(n->rg_s3, &g);
+		if (rc)
+			goto out_free;
+	}
+	op->next = n->rg_ops;
+	n->rg_ops = op;
+	n->rg_pending++;
+	return 0;
+out_free:
+	free(op);
+	return rc;
+}
+
+/* Take op out of n->rg_ops and free it. */
+static void rg_unlink(struct sc_s3node *n, struct rg_op *op)
+{
+	for (struct rg_op **p = &n->rg_ops; *p; p = &(*p)->next)
+		if (*p == op) {
+			*p = op->next;
+			n->rg_pending--;
+			free(op);
+			return;
+		}
+}
+
+int sc_s3node_range_reap(struct sc_s3node *n, struct sc_s3node_range_done *out,
+			 unsigned max, int timeout_ms)
+{
+	struct sc_s3_done d[16];
+	unsigned got = 0;
+	int k;
+
+	if (!max)
+		return -EINVAL;
+	for (struct rg_op *op = n->rg_ops, *next; op && got < max; op = next) {
+		next = op->next;
+		if (!op->ready)
+			continue;
+		out[got] = (struct sc_s3node_range_done){ .tag = op->tag, .rc = 0, .cached = 1 };
+		got++;
+		rg_unlink(n, op);
+	}
+	if (got == max || !n->rg_s3 || !sc_s3_pending(n->rg_s3))
+		return (int)got;
+	k = sc_s3_reap(n->rg_s3, d, max - got < 16 ? max - got : 16, got ? 0 : timeout_ms);
+	for (int i = 0; i < k; i++) {
+		struct rg_op *op = (struct rg_op *)(uintptr_t)d[i].tag;
+		struct sc_s3node_range_done *o = &out[got++];
+
+		o->tag = op->tag;
+		o->cached = 0;
+		o->err[0] = '\0';
+		if (d[i].result < 0)
+			o->rc = sc_fail(o->err, sizeof(o->err), (int)d[i].result, "%s", d[i].err);
+		else if ((uint64_t)d[i].result != op->len || d[i].obj.size != op->size)
+			o->rc = sc_fail(o->err, sizeof(o->err), SC_ECORRUPT, "object '%s': bytes %"
+				     PRIu64 "-%" PRIu64 ": %" PRIu64 " bytes stored, the manifest "
+				     "says %" PRIu64, op->obj, op->off, op->off + op->len - 1,
+				     d[i].obj.size, op->size);
+		else
+			o->rc = 0;
+		rg_unlink(n, op);
+	}
+	return (int)got;
+}
+
+uint32_t sc_s3node_range_pending(const struct sc_s3node *n)
+{
+	return n->rg_pending;
+}
+
+int sc_s3node_range_keep(struct sc_s3node *n, const struct sc_s3node_range *r)
+{
+	char key[SC_S3_KEY_MAX + 1], obj[SC_S3_KEY_MAX + 128], etag[72];
+	struct sc_objcache_key k;
+	struct sc_s3_loc loc;
+	int rc;
+
+	if (!n->cache)
+		return 0;
+	rc = range_key(r, &loc, key, sizeof(key), obj, sizeof(obj), etag, &k, NULL, 0);
+	return rc ? rc : sc_objcache_insert(n->cache, &k, r->buf);
+}
+
+int sc_s3node_range_drop(struct sc_s3node *n, const struct sc_s3node_range *r)
+{
+	char key[SC_S3_KEY_MAX + 1], obj[SC_S3_KEY_MAX + 128], etag[72];
+	struct sc_objcache_key k;
+	struct sc_s3_loc loc;
+	int rc, a, b;
+
+	if (!n->cache)
+		return 0;
+	rc = range_key(r, &loc, key, sizeof(key), obj, sizeof(obj), etag, &k, NULL, 0);
+	if (rc)
+		return rc;
+	a = sc_objcache_drop(n->cache, &k);
+	/* the bytes may have come from a whole copy: it holds the same bad bytes */
+	k.off = 0;
+	k.len = r->size;
+	b = r->size <= SC_OBJCACHE_ENTRY_MAX ? sc_objcache_drop(n->cache, &k) : 0;
+	return a < 0 ? a : b < 0 ? b : a || b;
 }

@@ -13,6 +13,11 @@
  * SHA-256, and read it back through a plain file descriptor, so frames go
  * through the same io_uring path as replicas on local nodes.
  *
+ * Random readers (the mount) fetch single frames instead: a byte range
+ * with one ranged GET, checked by the caller's function, retried, and
+ * cached as a range entry (sc_s3node_fetch_range, and the asynchronous
+ * sc_s3node_range_submit/_reap for read-ahead).
+ *
  * Configuration comes from the environment (AWS conventions, io/s3.h
  * sc_s3_config_from_env); the CLI's --s3-endpoint sets AWS_ENDPOINT_URL_S3
  * and --cache-dir / --cache-size set SHARDCTL_CACHE_DIR / SHARDCTL_CACHE_SIZE.
@@ -68,6 +73,25 @@ void sc_s3node_close(struct sc_s3node *n); /* accepts NULL */
  */
 int sc_s3node_put_file(struct sc_s3node *n, const char *node, const char *name,
 		       const char *path, uint64_t size, char *err, size_t errlen);
+/* The same from bytes [0, size) of the open file fd (read with pread). */
+int sc_s3node_put_fd(struct sc_s3node *n, const char *node, const char *name, int fd,
+		     uint64_t size, char *err, size_t errlen);
+
+/*
+ * Server-side copy of replica src_name on src_node to dst_name on
+ * dst_node (CopyObject: no byte goes through this machine), for repair
+ * and rebalance keeping a replica on its S3 node in a new generation.
+ * A HEAD of the source first: it must exist and, unless size is
+ * UINT64_MAX (any size), be size bytes; at most SC_S3NODE_SHARD_MAX
+ * either way (one CopyObject copies up to 5 GiB; larger would need
+ * UploadPartCopy, and shards are never that large). A HEAD of the copy
+ * after: it must have the source's size. The bytes are not hashed.
+ * 0, or negative with err naming the objects: -ENOENT source missing,
+ * SC_ECORRUPT wrong size, SC_ELIMIT too large, others from the store.
+ */
+int sc_s3node_copy(struct sc_s3node *n, const char *src_node, const char *src_name,
+		   const char *dst_node, const char *dst_name, uint64_t size,
+		   char *err, size_t errlen);
 
 /*
  * A descriptor whose bytes [0, size) are replica NAME on node, whose
@@ -146,5 +170,84 @@ int sc_s3node_delete(struct sc_s3node *n, const char *node, const char *name,
 int64_t sc_s3node_remove_generations(struct sc_s3node *n, const char *node,
 				     const char *set_id, uint64_t keep,
 				     char *err, size_t errlen);
+
+/* ---- single ranges (frames) of a replica, for random reads (the mount) ---- */
+
+#define SC_S3NODE_RANGES_MAX     256         /* ranges submitted and not yet reaped */
+
+/*
+ * Checks the bytes of a range before they are used or cached: 0 when
+ * good, negative (SC_ECORRUPT, -ENOMEM) with the reason in why. It may
+ * keep what it derives from them (a decoded frame) through ctx.
+ */
+typedef int (*sc_s3node_check_fn)(void *ctx, const void *buf, uint32_t len,
+				  char *why, size_t whylen);
+
+/* A byte range of one replica on an S3 node. Strings are copied at submit. */
+struct sc_s3node_range {
+	const char *node;            /* the S3 node */
+	const char *name;            /* the replica's name on it */
+	uint64_t size;               /* bytes of the object (the manifest's) */
+	const unsigned char *sha256; /* its SHA-256 (the manifest's): the cache entries' version */
+	uint64_t off;                /* first byte wanted, off + len <= size */
+	uint32_t len;                /* bytes wanted, 1..SC_S3_GET_MAX */
+	void *buf;                   /* len bytes; written until the range is done */
+	uint64_t tag;                /* asynchronous: returned in sc_s3node_range_done */
+};
+
+/*
+ * Bytes [off, off + len) of a replica into r->buf, without fetching the
+ * whole object: from the cache directory when it holds that range (or a
+ * whole copy of the object, as sc_s3node_fetch keeps), else with one
+ * ranged GET. check (may be NULL) judges the bytes wherever they came
+ * from: a cached range it rejects is dropped and fetched; fetched bytes
+ * that are cut short, of an object of another size or rejected are
+ * fetched again, up to SC_S3NODE_FETCH_TRIES times in all with backoff
+ * (SC_S3NODE_FETCH_BACKOFF_MS, doubled), as are cut connections; failures
+ * the client already retried (refused, timeouts, 5xx) and 403/404 are
+ * not. Bytes check accepts are put in the cache (keyed by the object,
+ * "sha256:HEX" of the manifest and the range). *cached (may be NULL) is
+ * 1 when no GET was needed. 0, or negative with err naming the object
+ * and the range (SC_ECORRUPT: the bytes stayed wrong).
+ */
+int sc_s3node_fetch_range(struct sc_s3node *n, const struct sc_s3node_range *r,
+			  sc_s3node_check_fn check, void *ctx, int *cached,
+			  char *err, size_t errlen);
+
+/* A finished asynchronous range. */
+struct sc_s3node_range_done {
+	uint64_t tag;                /* as submitted */
+	int rc;                      /* 0: buf holds the bytes, NOT yet checked; or negative */
+	int cached;                  /* 1: they came from the cache directory (no GET) */
+	char err[SC_S3NODE_ERR_MAX]; /* rc < 0: what went wrong, naming the object */
+};
+
+/*
+ * Asynchronous ranges, for read-ahead: submit many, reap them as they
+ * finish (a client of the handle's own runs the GETs, up to its
+ * inflight_max at once). A range the cache directory holds is done at
+ * once, with no GET; its bytes are checked against the entry's checksum.
+ * Nothing is checked or cached for the caller here: it checks the bytes,
+ * then calls sc_s3node_range_keep() (good bytes fetched: cache them) or
+ * sc_s3node_range_drop() (bad cached bytes), and retries a failure the
+ * synchronous way. Submit: 0, -EAGAIN with SC_S3NODE_RANGES_MAX
+ * outstanding, SC_EUSAGE (bad range or node), -ENOMEM, or what opening
+ * the client gives. Reap: as sc_s3_reap (timeout_ms < 0 waits for one,
+ * 0 polls); the number of done records written.
+ */
+int sc_s3node_range_submit(struct sc_s3node *n, const struct sc_s3node_range *r);
+int sc_s3node_range_reap(struct sc_s3node *n, struct sc_s3node_range_done *out,
+			 unsigned max, int timeout_ms);
+/* Ranges submitted and not yet reaped. */
+uint32_t sc_s3node_range_pending(const struct sc_s3node *n);
+/*
+ * Put r's checked bytes (r->buf) in the cache directory, or drop its
+ * cached entry. These use only the handle's cache, which is thread-safe:
+ * they may be called from any thread, also while another thread uses the
+ * handle. 1 done, 0 nothing to do (no cache, already there, absent),
+ * negative on error (callers treat the range as not cached).
+ */
+int sc_s3node_range_keep(struct sc_s3node *n, const struct sc_s3node_range *r);
+int sc_s3node_range_drop(struct sc_s3node *n, const struct sc_s3node_range *r);
 
 #endif

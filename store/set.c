@@ -27,6 +27,7 @@
 #include "file.h"
 #include "placement.h"
 #include "s3node.h"
+#include "s3root.h"
 #include "shard.h"
 #include "utf8.h"
 
@@ -141,10 +142,19 @@ static int load_or_make_set_id(const char *root, char id_hex[33], char *err,
 	struct sc_buf b;
 	int rc;
 
-	if (sc_path_join(path, sizeof(path), root, SET_ID_FILE))
-		return sc_fail(err, errlen, SC_ELIMIT, "set path too long");
 	sc_buf_init(&b, 64);
-	rc = sc_read_file(path, 64, &b);
+	if (sc_s3root_is(root)) {
+		/* the object PREFIX/.set_id (a missing one is made below) */
+		rc = sc_s3root_read(root, SET_ID_FILE, 64, &b, why, sizeof(why));
+		if (rc && rc != -ENOENT) {
+			sc_buf_release(&b);
+			return sc_fail(err, errlen, rc, "set '%s': set id: %s", root, why);
+		}
+	} else if (sc_path_join(path, sizeof(path), root, SET_ID_FILE)) {
+		return sc_fail(err, errlen, SC_ELIMIT, "set path too long");
+	} else {
+		rc = sc_read_file(path, 64, &b);
+	}
 	if (rc == 0 && b.len == 33 && b.data[32] == '\n' &&
 	    strspn(b.data, "0123456789abcdef") == 32) {
 		memcpy(id_hex, b.data, 32);
@@ -159,6 +169,13 @@ static int load_or_make_set_id(const char *root, char id_hex[33], char *err,
 		return sc_fail(err, errlen, -EIO, "cannot get random bytes for a set id");
 	sc_hex(id, sizeof(id), id_hex);
 	id_hex[32] = '\n';
+	if (sc_s3root_is(root)) {
+		rc = sc_s3root_write(root, SET_ID_FILE, id_hex, 33, why, sizeof(why));
+		id_hex[32] = '\0';
+		if (rc)
+			return sc_fail(err, errlen, rc, "set '%s': set id: %s", root, why);
+		return 0;
+	}
 	rc = sc_write_file_atomic_why(path, id_hex, 33, why, sizeof(why));
 	id_hex[32] = '\0';
 	if (rc)
@@ -199,6 +216,10 @@ struct replica_file {
 
 struct sc_set_writer {
 	char root[SC_PATH_MAX];      /* set root */
+	int s3root;                  /* 1: the root is an S3 location (no lock, no journal) */
+	char stage[SC_PATH_MAX];     /* where S3 nodes' shards are staged: ROOT/.s3stage, or
+				      * for an S3 root a private temporary directory; "" */
+	int stage_tmp;               /* 1: stage is that temporary directory (removed at the end) */
 	int lock_fd;                 /* flock'd ROOT/.lock */
 	struct sc_manifest old;      /* committed manifest, if any */
 	int have_old;                /* 1 when old is valid */
@@ -285,14 +306,37 @@ static int node_store_path(const char *root_real, const char *node_given,
 
 /*
  * An S3 node (docs/S3.md section 8): stored as its canonical location;
- * its shards are staged in ROOT/.s3stage/I (a directory the writer owns)
- * and uploaded once complete.
+ * its shards are staged in STAGE/I (ROOT/.s3stage, or for a root on S3 a
+ * private directory shardctl-stage.XXXXXX under $TMPDIR, else /tmp: a
+ * directory the writer owns) and uploaded once complete.
  */
 static int s3_node_resolve(struct sc_set_writer *w, const char *root_real, uint32_t i,
 			   const char *given, char *err, size_t errlen)
 {
 	char canon[SC_PATH_MAX], stage[SC_PATH_MAX];
 	int rc;
+
+	if (!w->stage[0] && w->s3root) {
+		const char *t = getenv("TMPDIR");
+
+		if ((size_t)snprintf(w->stage, sizeof(w->stage), "%s/shardctl-stage.XXXXXX",
+				     t && *t ? t : "/tmp") >= sizeof(w->stage)) {
+			w->stage[0] = '\0';
+			return sc_fail(err, errlen, SC_ELIMIT, "staging path too long ($TMPDIR)");
+		}
+		if (!mkdtemp(w->stage)) {
+			rc = sc_fail(err, errlen, -errno, "set '%s': cannot create a local staging "
+				  "directory '%s': %s", w->root, w->stage, strerror(errno));
+			w->stage[0] = '\0';
+			return rc;
+		}
+		w->stage_tmp = 1;
+	} else if (!w->stage[0] &&
+		   (size_t)snprintf(w->stage, sizeof(w->stage), "%s/.s3stage", root_real) >=
+			   sizeof(w->stage)) {
+		w->stage[0] = '\0';
+		return sc_fail(err, errlen, SC_ELIMIT, "set path too long");
+	}
 
 	rc = sc_s3node_canonical(given, canon, sizeof(canon), err, errlen);
 	if (rc)
@@ -301,8 +345,7 @@ static int s3_node_resolve(struct sc_set_writer *w, const char *root_real, uint3
 	    sc_utf8_check(canon, strlen(canon)) != strlen(canon))
 		return sc_fail(err, errlen, SC_EUSAGE, "node '%s': not a location a manifest "
 			    "can hold", given);
-	if (snprintf(stage, sizeof(stage), "%s/.s3stage/%" PRIu32, root_real, i) >=
-	    (int)sizeof(stage))
+	if (snprintf(stage, sizeof(stage), "%s/%" PRIu32, w->stage, i) >= (int)sizeof(stage))
 		return sc_fail(err, errlen, SC_ELIMIT, "set path too long");
 	rc = sc_mkdir_p(stage, 0755);
 	if (rc)
@@ -329,7 +372,9 @@ static int writer_nodes_resolve(struct sc_set_writer *w,
 	uint32_t i;
 	int rc = 0;
 
-	if (!realpath(w->root, root_real))
+	if (w->s3root)
+		root_real[0] = '\0'; /* every node is an S3 location (below) */
+	else if (!realpath(w->root, root_real))
 		return sc_fail(err, errlen, -errno, "set '%s': %s", w->root, strerror(errno));
 	w->node_store = calloc(o->nnodes, sizeof(char *));
 	w->node_real = calloc(o->nnodes, sizeof(char *));
@@ -353,6 +398,15 @@ static int writer_nodes_resolve(struct sc_set_writer *w,
 			if (rc)
 				break;
 			goto check_twice;
+		}
+		if (w->s3root) {
+			/* a directory of this machine, named in a manifest that
+			 * every machine reads: it would mean something else there */
+			rc = sc_fail(err, errlen, SC_EUSAGE, "node '%s': a local directory "
+				  "cannot be a node of a set whose root is on S3 ('%s'): other "
+				  "machines could not read it; give S3 nodes (--node "
+				  "s3://BUCKET/PREFIX)", shown, w->root);
+			break;
 		}
 		made[i] = lstat(o->node_paths[i], &st) != 0;
 		rc = sc_mkdir_p(o->node_paths[i], 0755);
@@ -414,6 +468,12 @@ static int writer_nodes_prepare(struct sc_set_writer *w, uint64_t keep, char *er
 			return sc_fail(err, errlen, SC_ELIMIT, "node '%s': path too long",
 				    w->node_real[i]);
 		remove_generations_except(dir, w->have_old ? w->old.generation : 0, keep);
+		/* the same on the S3 node itself: objects of a killed ingest
+		 * (best effort, as on local nodes; the upload would fail too) */
+		if (w->node_s3[i] && !keep)
+			sc_s3node_remove_generations(w->s3, w->node_store[i], w->set_id,
+						     w->have_old ? w->old.generation : 0,
+						     NULL, 0);
 		if (sc_path_join(dir + strlen(dir), sizeof(dir) - strlen(dir), "", gen))
 			return sc_fail(err, errlen, SC_ELIMIT, "node '%s': path too long",
 				    w->node_real[i]);
@@ -743,6 +803,29 @@ int sc_set_writer_open(const struct sc_set_writer_opts *o,
 		goto out_abort;
 	}
 	strcpy(w->root, o->root);
+	w->s3root = sc_s3root_is(w->root);
+	if (w->s3root) {
+		/* docs/S3.md section 9: no directory, no lock (one writer at a
+		 * time is the user's to ensure), no journal */
+		struct sc_s3_loc loc;
+		char msg[256];
+
+		if ((rc = sc_s3_location_parse(w->root, &loc, msg, sizeof(msg)))) {
+			sc_fail(err, errlen, rc, "set '%s': %s", w->root, msg);
+			goto out_abort;
+		}
+		if (o->resume) {
+			rc = sc_fail(err, errlen, SC_EUSAGE, "ingest --resume: not supported yet "
+				  "for a set root on S3 ('%s')", w->root);
+			goto out_abort;
+		}
+		if (o->placed_bytes) {
+			rc = sc_fail(err, errlen, SC_EUSAGE, "partitioned ingest (--tasks): not "
+				  "supported yet for a set root on S3 ('%s')", w->root);
+			goto out_abort;
+		}
+		goto load;
+	}
 	rc = sc_mkdir_p(w->root, 0755);
 	if (rc) {
 		sc_fail(err, errlen, rc, "set '%s': cannot create: %s", w->root, sc_strerror(rc));
@@ -763,6 +846,7 @@ int sc_set_writer_open(const struct sc_set_writer_opts *o,
 		goto out_abort;
 	}
 	remove_root_temporaries(w->root);
+load:
 	rc = sc_manifest_load(w->root, &w->old, err, errlen);
 	if (rc == 0) {
 		w->have_old = 1;
@@ -794,7 +878,7 @@ int sc_set_writer_open(const struct sc_set_writer_opts *o,
 	}
 	if (o->placed_bytes)
 		memcpy(w->node_bytes, o->placed_bytes, w->nnodes * sizeof(*w->node_bytes));
-	if (o->journal) {
+	if (o->journal && !w->s3root) {
 		id = *o->journal;
 		rc = sc_journal_nodes_digest(w->node_store, w->weight, w->nnodes,
 					     w->replicas, id.nodes);
@@ -812,7 +896,7 @@ int sc_set_writer_open(const struct sc_set_writer_opts *o,
 		}
 	}
 	/* a journal that is not continued describes nothing that will stay */
-	if (plan == PLAN_FRESH && (rc = sc_journal_remove(w->root))) {
+	if (plan == PLAN_FRESH && !w->s3root && (rc = sc_journal_remove(w->root))) {
 		sc_fail(err, errlen, rc, "set '%s': cannot remove the old journal '%s' "
 		     "(unlink, then fsync of the set root): %s", w->root, SC_JOURNAL_NAME,
 		     sc_strerror(rc));
@@ -836,7 +920,7 @@ int sc_set_writer_open(const struct sc_set_writer_opts *o,
 	if (!rc && plan == PLAN_CONTINUE) {
 		kept_dirs_tidy(w);
 		rc = sc_journal_continue(w->root, &j, w->nkept, &w->jf, err, errlen);
-	} else if (!rc && o->journal) {
+	} else if (!rc && o->journal && !w->s3root) {
 		rc = journal_start(w, &id, err, errlen);
 	}
 	if (rc)
@@ -1201,13 +1285,47 @@ static void s3_remove_generations(struct sc_set_writer *w, const char *node, uin
 	sc_s3node_remove_generations(w->s3, node, w->set_id, keep, NULL, 0);
 }
 
+/*
+ * A set root on S3 has no lock (docs/S3.md section 9): before committing,
+ * check that no other writer committed since this one read the manifest.
+ * This narrows the window in which two writers would overwrite each
+ * other's commit; it does not close it.
+ */
+static int s3root_unchanged(struct sc_set_writer *w, char *err, size_t errlen)
+{
+	struct sc_manifest now = { 0 };
+	char msg[1024];
+	int rc, same;
+
+	rc = sc_manifest_load(w->root, &now, msg, sizeof(msg));
+	if (rc && rc != SC_ENOTSET)
+		return sc_fail(err, errlen, rc, "%s; nothing committed", msg);
+	same = w->have_old ? !rc && now.generation == w->old.generation &&
+				     !strcmp(now.set_id, w->old.set_id)
+			   : rc == SC_ENOTSET;
+	if (!same) {
+		/* objects under the same set id may be the other writer's now:
+		 * they are left to the next ingest's clean-up */
+		int shared = !rc && !strcmp(now.set_id, w->set_id);
+
+		if (shared)
+			w->generation = 0;
+		sc_fail(err, errlen, -EBUSY, "set '%s': another writer committed it "
+		     "(generation %" PRIu64 " now) while this ingest ran; nothing "
+		     "committed%s (one writer at a time for a set root on S3)", w->root,
+		     rc ? 0 : now.generation, shared ? ", this ingest's objects are left "
+		     "to the next ingest's clean-up" : "");
+	}
+	sc_manifest_release(&now);
+	return same ? 0 : -EBUSY;
+}
+
 int sc_set_writer_commit(struct sc_set_writer *w, struct sc_manifest *m,
 			 char *err, size_t errlen)
 {
-	char path[SC_PATH_MAX], dir[SC_PATH_MAX], why[2 * SC_PATH_MAX + 64];
+	char path[SC_PATH_MAX], dir[SC_PATH_MAX];
 	struct sc_manifest_node *nodes = NULL;
-	struct sc_buf json;
-	int rc;
+	int rc, committed = 0;
 
 	if (w->replay_shard < w->nkept)
 		return sc_fail(err, errlen, SC_ECORRUPT, "resume: the inputs end before "
@@ -1218,7 +1336,7 @@ int sc_set_writer_commit(struct sc_set_writer *w, struct sc_manifest *m,
 		return rc;
 	/* make the directory entries leading to the shards durable:
 	 * NODE/SET_ID/gGEN, NODE/SET_ID and NODE, and the set root's own
-	 * entry in its parent */
+	 * entry in its parent (objects on S3 are durable once stored) */
 	for (uint32_t i = 0; i < w->nnodes; i++) {
 		char d[SC_PATH_MAX];
 
@@ -1232,9 +1350,12 @@ int sc_set_writer_commit(struct sc_set_writer *w, struct sc_manifest *m,
 			strcpy(d, dir);
 		}
 	}
-	if ((rc = sc_path_dirname(w->root, dir, sizeof(dir))) || (rc = sc_fsync_dir(dir)))
+	if (!w->s3root &&
+	    ((rc = sc_path_dirname(w->root, dir, sizeof(dir))) || (rc = sc_fsync_dir(dir))))
 		return sc_fail(err, errlen, rc, "set '%s': fsync of its parent directory '%s' "
 			    "failed: %s", w->root, dir, sc_strerror(rc));
+	if (w->s3root && (rc = s3root_unchanged(w, err, errlen)))
+		return rc;
 	nodes = calloc(w->nnodes, sizeof(*nodes));
 	if (!nodes)
 		return -ENOMEM;
@@ -1248,15 +1369,13 @@ int sc_set_writer_commit(struct sc_set_writer *w, struct sc_manifest *m,
 	m->shard_format = SC_SHARD_FORMAT_VERSION;
 	memcpy(m->set_id, w->set_id, sizeof(m->set_id));
 	m->generation = w->generation;
-	utc_now(m->created, sizeof(m->created));
 	m->nodes = nodes;
 	m->nnodes = w->nnodes;
 	m->shards = w->shards;
 	m->nshards = w->nshards;
 	m->stats.shards = w->nshards;
 	m->stats.bytes_stored = w->stored_total;
-	sc_buf_init(&json, SC_MANIFEST_SIZE_MAX);
-	rc = sc_manifest_write_json(m, &json);
+	rc = sc_set_commit_manifest(w->root, m, &committed, err, errlen);
 	/* the manifest borrowed these arrays; hand them back */
 	m->nodes = NULL;
 	m->nnodes = 0;
@@ -1264,43 +1383,10 @@ int sc_set_writer_commit(struct sc_set_writer *w, struct sc_manifest *m,
 	m->nshards = 0;
 	free(nodes);
 	if (rc) {
-		sc_fail(err, errlen, rc, "manifest: %s", sc_strerror(rc));
-		goto out;
-	}
-	/* only commit what our own reader accepts: a manifest it rejected
-	 * would leave a set that neither stats, cat nor the next ingest
-	 * could open */
-	{
-		struct sc_manifest chk = { 0 };
-		char msg[512];
-
-		rc = sc_manifest_parse(json.data, json.len, &chk, msg, sizeof(msg));
-		sc_manifest_release(&chk);
-		if (rc) {
-			sc_fail(err, errlen, rc, "set '%s': the new manifest would not be "
-			     "readable (%s); nothing committed", w->root, msg);
-			goto out;
-		}
-	}
-	if (sc_path_join(path, sizeof(path), w->root, SC_MANIFEST_NAME)) {
-		rc = sc_fail(err, errlen, SC_ELIMIT, "set path too long");
-		goto out;
-	}
-	rc = sc_write_file_atomic_why(path, json.data, json.len, why, sizeof(why));
-	if (rc) {
-		/* The rename may have happened with only the directory fsync
-		 * failing: then the new manifest is what readers see, and its
-		 * shards must stay. */
-		if (manifest_is(path, &json)) {
+		/* committed: readers see the new manifest, its shards stay */
+		if (committed)
 			w->generation = 0;
-			sc_fail(err, errlen, rc, "manifest '%s': committed, but %s: %s; the "
-			     "new version may not survive a crash", path, why,
-			     sc_strerror(rc));
-		} else {
-			sc_fail(err, errlen, rc, "manifest '%s': commit failed: %s: %s", path,
-			     why, sc_strerror(rc));
-		}
-		goto out;
+		return rc;
 	}
 	/* committed: the previous generation is garbage now */
 	if (w->have_old) {
@@ -1317,9 +1403,18 @@ int sc_set_writer_commit(struct sc_set_writer *w, struct sc_manifest *m,
 	}
 	w->generation = 0; /* nothing left for abort to remove */
 	sc_set_writer_abort(w);
-out:
-	sc_buf_release(&json);
-	return rc;
+	return 0;
+}
+
+/* A private staging directory STAGE/I: its SET_ID directory, then itself
+ * (empty once the generation directory is gone). */
+static void stage_dirs_remove(const char *node_stage, const char *set_id)
+{
+	char d[SC_PATH_MAX];
+
+	if (set_id[0] && !sc_path_join(d, sizeof(d), node_stage, set_id))
+		rmdir(d);
+	rmdir(node_stage);
 }
 
 void sc_set_writer_abort(struct sc_set_writer *w)
@@ -1351,6 +1446,8 @@ void sc_set_writer_abort(struct sc_set_writer *w)
 	for (uint32_t i = 0; w->node_gen_dir && i < w->nnodes; i++) {
 		if (w->node_gen_dir[i] && (w->generation || (w->node_s3 && w->node_s3[i])))
 			remove_flat_dir(w->node_gen_dir[i]); /* staging: nothing stays */
+		if (w->stage_tmp && w->node_s3 && w->node_s3[i] && w->node_real[i])
+			stage_dirs_remove(w->node_real[i], w->set_id);
 		free(w->node_gen_dir[i]);
 		free(w->node_store[i]);
 		free(w->node_real[i]);
@@ -1369,6 +1466,8 @@ void sc_set_writer_abort(struct sc_set_writer *w)
 	sc_sha256_free(w->sha);
 	sc_buf_release(&w->trailer);
 	sc_manifest_release(&w->old);
+	if (w->stage_tmp)
+		rmdir(w->stage);
 	if (w->lock_fd >= 0)
 		close(w->lock_fd);
 	free(w);
@@ -1406,11 +1505,7 @@ int sc_set_open(const char *root, struct sc_set **out, char *err, size_t errlen)
 		return sc_fail(err, errlen, SC_ELIMIT, "set path too long");
 	}
 	strcpy(s->root, root);
-	if (sc_s3node_is(root)) {
-		free(s);
-		return sc_fail(err, errlen, SC_EUSAGE, "set '%s': a set root on S3 is not "
-			    "supported yet (its nodes may be S3 locations)", root);
-	}
+	/* a root on S3 too: its nodes are S3 locations, stored absolute */
 	rc = sc_manifest_load(root, &s->m, err, errlen);
 	if (rc) {
 		free(s);
@@ -1632,6 +1727,9 @@ int sc_set_lock(const char *root, int *lock_fd, char *err, size_t errlen)
 	int fd;
 
 	*lock_fd = -1;
+	if (sc_s3root_is(root))
+		return sc_fail(err, errlen, SC_EUSAGE, "set '%s': repair and rebalance are not "
+			    "supported yet for a set root on S3 (it has no lock)", root);
 	if (sc_path_join(path, sizeof(path), root, ".lock"))
 		return sc_fail(err, errlen, SC_ELIMIT, "set path too long");
 	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -1676,10 +1774,43 @@ int sc_set_node_resolve(const char *root, const char *given, int create,
 	return node_store_path(root_real, given, node_real, stored, err, errlen);
 }
 
+/*
+ * Commit a root on S3: one PUT of the whole manifest object, which the
+ * store makes visible atomically. A PUT whose answer was lost may still
+ * have been stored: the object is read back and compared.
+ */
+static int s3_manifest_put(const char *root, const struct sc_buf *json, int *committed,
+			   char *err, size_t errlen)
+{
+	char key[SC_S3_KEY_MAX + 1], obj[SC_S3ROOT_OBJ_MAX], msg[SC_S3_ERR_MAX + 128];
+	char again[SC_S3_ERR_MAX + 128];
+	struct sc_s3_loc loc;
+	struct sc_buf have;
+	int rc;
+
+	rc = sc_s3root_object(root, SC_MANIFEST_NAME, &loc, key, sizeof(key), obj,
+			      sizeof(obj), err, errlen);
+	if (rc)
+		return rc;
+	rc = sc_s3root_write(root, SC_MANIFEST_NAME, json->data, json->len, msg, sizeof(msg));
+	if (!rc) {
+		*committed = 1;
+		return 0;
+	}
+	sc_buf_init(&have, json->len + 1);
+	*committed = !sc_s3root_read(root, SC_MANIFEST_NAME, json->len + 1, &have, again,
+				     sizeof(again)) &&
+		     have.len == json->len && !memcmp(have.data, json->data, json->len);
+	sc_buf_release(&have);
+	if (*committed)
+		return 0; /* stored: on S3 that is durable too */
+	return sc_fail(err, errlen, rc, "manifest '%s': commit failed: %s", obj, msg);
+}
+
 int sc_set_commit_manifest(const char *root, struct sc_manifest *m, int *committed,
 			   char *err, size_t errlen)
 {
-	char path[SC_PATH_MAX], msg[512];
+	char path[SC_PATH_MAX], msg[512], why[2 * SC_PATH_MAX + 64];
 	struct sc_manifest chk = { 0 };
 	struct sc_buf json;
 	int rc;
@@ -1692,7 +1823,9 @@ int sc_set_commit_manifest(const char *root, struct sc_manifest *m, int *committ
 		sc_fail(err, errlen, rc, "manifest: %s", sc_strerror(rc));
 		goto out;
 	}
-	/* as for an ingest: only commit what our own reader accepts */
+	/* only commit what our own reader accepts: a manifest it rejected
+	 * would leave a set that neither stats, cat nor the next ingest
+	 * could open */
 	rc = sc_manifest_parse(json.data, json.len, &chk, msg, sizeof(msg));
 	sc_manifest_release(&chk);
 	if (rc) {
@@ -1700,17 +1833,26 @@ int sc_set_commit_manifest(const char *root, struct sc_manifest *m, int *committ
 		     "(%s); nothing committed", root, msg);
 		goto out;
 	}
+	if (sc_s3root_is(root)) {
+		rc = s3_manifest_put(root, &json, committed, err, errlen);
+		goto out;
+	}
 	if (sc_path_join(path, sizeof(path), root, SC_MANIFEST_NAME)) {
 		rc = sc_fail(err, errlen, SC_ELIMIT, "set path too long");
 		goto out;
 	}
-	rc = sc_write_file_atomic(path, json.data, json.len);
+	rc = sc_write_file_atomic_why(path, json.data, json.len, why, sizeof(why));
 	if (rc) {
-		sc_fail(err, errlen, rc, "manifest '%s': commit failed: %s", path,
-		     sc_strerror(rc));
-		/* the rename may have happened, with only the directory fsync
-		 * failing: then readers see the new manifest */
+		/* The rename may have happened with only the directory fsync
+		 * failing: then the new manifest is what readers see. */
 		*committed = manifest_is(path, &json);
+		if (*committed)
+			sc_fail(err, errlen, rc, "manifest '%s': committed, but %s: %s; the "
+			     "new version may not survive a crash", path, why,
+			     sc_strerror(rc));
+		else
+			sc_fail(err, errlen, rc, "manifest '%s': commit failed: %s: %s", path,
+			     why, sc_strerror(rc));
 		goto out;
 	}
 	*committed = 1;

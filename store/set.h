@@ -52,6 +52,13 @@ struct sc_set_writer;
  * the set id is kept in ROOT/.set_id (docs/MANIFEST.md section 2).
  * 0 or negative with a message in err.
  *
+ * A root that is an S3 location (docs/S3.md section 9) takes no lock and
+ * no journal (o->resume and o->placed_bytes are SC_EUSAGE), keeps the set
+ * id in the object PREFIX/.set_id, accepts S3 nodes only (a local node is
+ * SC_EUSAGE) and stages their shards in a private directory under
+ * $TMPDIR. On every S3 node, objects of generations other than the
+ * committed one are deleted before writing, as on local nodes.
+ *
  * Journal (o->journal set; docs/RESUME.md): without o->resume, any
  * ROOT/.ingest-journal is removed before leftovers are (a writer opened
  * without o->journal removes it too), and a new one is started once the
@@ -140,7 +147,8 @@ struct sc_set;
 
 typedef void (*sc_set_warn_fn)(void *ctx, const char *msg);
 
-/* Open a committed set (manifest verified). 0, SC_ENOTSET, SC_ECORRUPT ... */
+/* Open a committed set (manifest verified), root a directory or an S3
+ * location. 0, SC_ENOTSET, SC_ECORRUPT ... */
 int sc_set_open(const char *root, struct sc_set **out, char *err, size_t errlen);
 void sc_set_close(struct sc_set *s); /* accepts NULL */
 const struct sc_manifest *sc_set_manifest(const struct sc_set *s);
@@ -212,6 +220,7 @@ int sc_set_read_frame(struct sc_set *s, uint64_t shard, uint32_t frame,
 /*
  * Take the set's writer lock (ROOT/.lock, the one ingest takes) without
  * waiting, then remove temporaries a killed writer left in the root.
+ * SC_EUSAGE for a root on S3 (no lock there: not supported yet).
  * *lock_fd is closed by the caller to unlock. 0 or negative with err.
  */
 int sc_set_lock(const char *root, int *lock_fd, char *err, size_t errlen);
@@ -238,9 +247,11 @@ int sc_set_node_resolve(const char *root, const char *given, int create,
  * Commit m as the set's manifest: set m->created to now, serialize it,
  * check it with the reader's rules (one the reader would reject is not
  * committed), then replace ROOT/manifest.json atomically (temporary,
- * fsync, rename, fsync of the root). *committed is 1 when readers now see
- * m, also when only the final directory fsync failed (the return value is
- * then negative). The caller makes the shard files durable first.
+ * fsync, rename, fsync of the root), or for a root on S3 by one PUT of
+ * the object PREFIX/manifest.json (visible atomically; a PUT whose answer
+ * was lost is read back). *committed is 1 when readers now see m, also
+ * when only the final directory fsync failed (the return value is then
+ * negative). The caller makes the shard files (objects) durable first.
  */
 int sc_set_commit_manifest(const char *root, struct sc_manifest *m, int *committed,
 			   char *err, size_t errlen);

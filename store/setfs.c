@@ -28,13 +28,21 @@
  *               read-ahead failure only drops the entry (with a warning):
  *               the reader that needs the frame loads it on demand, which
  *               tries every replica.
+ * A frame whose replica lies on an S3 node is fetched as a byte range
+ * (store/s3node.h): on demand with sc_s3node_fetch_range on one of a
+ * few pooled clients (s3_get/s3_put), which checks it with decode_verify
+ * before caching it in the cache directory and retries bad bytes; ahead
+ * of use by the S3 thread (s3io_main) with ranged GETs in flight on its
+ * own client, verified by the decode threads, which then cache it.
  * The cache bound holds for read-ahead strictly (it stops rather than
  * exceed it); an on-demand load always proceeds, so the cache can exceed
  * its bound by the frames pinned by reads in progress.
  *
  * Locks: ix_lock (loading a missing index), lock (the cache, queues and
- * counters), fd_lock, dec_lock and each stream's lock are never held
- * together, except that load_index runs under ix_lock and takes none.
+ * counters), fd_lock, dec_lock, s3_lock (idle S3 clients) and each
+ * stream's lock are never held together, except that load_index runs
+ * under ix_lock and takes only s3_lock (briefly, to borrow a client:
+ * whoever holds a client never waits for ix_lock).
  */
 #include "setfs.h"
 
@@ -53,6 +61,7 @@
 #include "aio.h"
 #include "file.h"
 #include "manifest.h"
+#include "s3node.h"
 #include "set.h"
 #include "shard.h"
 
@@ -67,7 +76,8 @@
 #define REAP_BATCH     32
 #define POOL_MAX       4                /* spare buffers kept, of each kind */
 #define SHOWN_MAX      (4 * SC_PATH_MAX + 4) /* a path escaped for a message */
-#define WHY_MAX        (SHOWN_MAX + 600)     /* "replica 'PATH': reason" */
+#define REASON_MAX     (SC_S3NODE_ERR_MAX + 64) /* one replica's reason */
+#define WHY_MAX        (SHOWN_MAX + REASON_MAX + 16) /* "replica 'PATH': reason" */
 #define MSG_MAX        (WHY_MAX + 512)       /* a log line */
 /* compressed frame buffer: at most ZSTD_COMPRESSBOUND of the largest raw frame */
 #define CBUF_MAX       ((size_t)SC_FRAME_SIZE_MAX + SC_RECORD_SIZE_MAX + ((size_t)16 << 20))
@@ -110,6 +120,8 @@ struct entry {
 	/* read-ahead only */
 	struct entry *qnext;           /* I/O queue or decode queue */
 	uint32_t replica;              /* replica read */
+	int s3;                        /* it is on an S3 node: fetched by the S3 thread */
+	int cached;                    /* s3: the bytes came from the cache directory */
 	int fd, fd_slot;               /* descriptor held while the read is in flight */
 	char *cbuf;                    /* compressed frame */
 	size_t cbuf_cap;               /* its size */
@@ -186,6 +198,21 @@ struct sc_setfs {
 	pthread_t io_tid;
 	struct dec_thread *dec;        /* [ndec] */
 	uint32_t ndec;
+
+	/* replicas on S3 nodes (docs/MOUNT.md section 2) */
+	int has_s3;                    /* some node is an S3 location */
+	pthread_mutex_t s3_lock;       /* the idle clients */
+	pthread_cond_t s3_cv;          /* a client was given back */
+	struct sc_s3node *s3_idle[SC_SETFS_S3_CLIENTS]; /* on-demand clients not in use */
+	uint32_t s3_nidle;             /* of those */
+	uint32_t s3_nopen;             /* on-demand clients open (idle or in use) */
+	/* S3 read-ahead: its own thread and client; the queue is under `lock` */
+	struct entry *s3q_head, *s3q_tail; /* frames to fetch */
+	pthread_cond_t s3q_cv;         /* the S3 thread: work, or stop */
+	struct sc_s3node *s3_io;       /* the S3 thread's client */
+	struct sc_s3node_range_done *s3_done; /* [REAP_BATCH] its completions */
+	pthread_t s3_tid;
+	int s3_running;                /* the S3 thread was started */
 };
 
 static void slog(struct sc_setfs *fs, enum sc_setfs_level level, const char *fmt, ...)
@@ -259,6 +286,146 @@ static void pref_set(struct sc_setfs *fs, uint64_t s, uint32_t r)
 	__atomic_store_n(&fs->sh[s].pref, r, __ATOMIC_RELAXED);
 }
 
+/* ---- S3 clients (replicas on S3 nodes) ---- */
+
+/*
+ * An S3 client (with the cache directory) for one on-demand fetch: an
+ * idle one, a new one while fewer than SC_SETFS_S3_CLIENTS are open, else
+ * wait for one to be given back (s3_put). A client is used by one thread
+ * at a time. 0 or negative with why.
+ */
+static int s3_get(struct sc_setfs *fs, struct sc_s3node **out, char *why, size_t whylen)
+{
+	int rc;
+
+	pthread_mutex_lock(&fs->s3_lock);
+	while (!fs->s3_nidle && fs->s3_nopen >= SC_SETFS_S3_CLIENTS)
+		pthread_cond_wait(&fs->s3_cv, &fs->s3_lock);
+	if (fs->s3_nidle) {
+		*out = fs->s3_idle[--fs->s3_nidle];
+		pthread_mutex_unlock(&fs->s3_lock);
+		return 0;
+	}
+	fs->s3_nopen++;
+	pthread_mutex_unlock(&fs->s3_lock);
+	rc = sc_s3node_open(1, out, why, whylen);
+	if (rc) {
+		pthread_mutex_lock(&fs->s3_lock);
+		fs->s3_nopen--;
+		pthread_cond_signal(&fs->s3_cv);
+		pthread_mutex_unlock(&fs->s3_lock);
+	}
+	return rc;
+}
+
+static void s3_put(struct sc_setfs *fs, struct sc_s3node *n)
+{
+	pthread_mutex_lock(&fs->s3_lock);
+	fs->s3_idle[fs->s3_nidle++] = n;
+	pthread_cond_signal(&fs->s3_cv);
+	pthread_mutex_unlock(&fs->s3_lock);
+}
+
+static int replica_s3(const struct sc_setfs *fs, uint64_t s, uint32_t r)
+{
+	return fs->has_s3 && sc_set_replica_is_s3(fs->set, s, r);
+}
+
+/* Frame f of replica r of shard s (on an S3 node) as a range into buf. */
+static void frame_range(const struct sc_setfs *fs, uint64_t s, uint32_t r,
+			const struct sc_shard_index *ix, uint32_t f, void *buf,
+			struct sc_s3node_range *g)
+{
+	const struct sc_manifest_shard *sh = &fs->m->shards[s];
+
+	*g = (struct sc_s3node_range){
+		.node = fs->m->nodes[sh->replica[r]].path, .name = sh->name,
+		.size = sh->stored_bytes, .sha256 = sh->sha256,
+		.off = ix->frame_offset[f], .len = ix->csize[f], .buf = buf,
+	};
+}
+
+/* The replica index request of replica r of shard s (on an S3 node). */
+static void index_request(const struct sc_setfs *fs, uint64_t s, uint32_t r,
+			  struct sc_s3node_index *q)
+{
+	const struct sc_manifest_shard *sh = &fs->m->shards[s];
+
+	memset(q, 0, sizeof(*q));
+	q->node = fs->m->nodes[sh->replica[r]].path;
+	q->name = sh->name;
+	q->size = sh->stored_bytes;
+	q->sha256 = sh->sha256;
+}
+
+/* ---- shard indexes ---- */
+
+/* The index of local replica k of shard s into *ix. 0 or negative with msg. */
+static int local_index(struct sc_setfs *fs, uint64_t s, uint32_t k,
+		       struct sc_shard_index **ix, char *msg, size_t msglen)
+{
+	char path[SC_PATH_MAX];
+	struct stat stt;
+	int fd, rc;
+
+	*ix = NULL;
+	if (sc_set_replica_path(fs->set, s, k, path, sizeof(path)))
+		return sc_fail(msg, msglen, SC_ELIMIT, "path too long");
+	/* O_NONBLOCK: a FIFO planted in a replica's place must not block */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return sc_fail(msg, msglen, -errno, "cannot open: %s", strerror(errno));
+	if (fstat(fd, &stt))
+		rc = sc_fail(msg, msglen, -errno, "cannot stat: %s", strerror(errno));
+	else if (!S_ISREG(stt.st_mode))
+		rc = sc_fail(msg, msglen, SC_ECORRUPT, "not a regular file");
+	else
+		rc = sc_shard_index_load(fd, (uint64_t)stt.st_size, ix, msg, msglen);
+	close(fd);
+	return rc;
+}
+
+/*
+ * Take ix (owned) as shard s's index when it agrees with the manifest,
+ * preferring replica k from now on. 0, or SC_ECORRUPT with msg (ix freed).
+ */
+static int index_take(struct sc_setfs *fs, uint64_t s, uint32_t k, struct sc_shard_index *ix,
+		      char *msg, size_t msglen)
+{
+	const struct sc_manifest_shard *sh = &fs->m->shards[s];
+
+	if (ix->file_size != sh->stored_bytes || ix->frame_count != sh->frames ||
+	    ix->record_count != sh->records || ix->raw_bytes != sh->raw_bytes) {
+		sc_shard_index_free(ix);
+		return sc_fail(msg, msglen, SC_ECORRUPT, "size or counts differ from the manifest");
+	}
+	pref_set(fs, s, k);
+	__atomic_store_n(&fs->sh[s].ix, ix, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/*
+ * Replica k of shard s gave no index (msg says why): the reason into why
+ * (a replica on S3 is named by msg already), logged as a warning while
+ * another replica is left.
+ */
+static void index_failed(struct sc_setfs *fs, uint64_t s, uint32_t k, const char *msg,
+			 char *why, size_t whylen)
+{
+	const struct sc_manifest_shard *sh = &fs->m->shards[s];
+	char shown[SHOWN_MAX], file[SC_SETFS_NAME_MAX];
+
+	replica_shown(fs, s, k, shown, sizeof(shown));
+	if (replica_s3(fs, s, k) && !strncmp(msg, "object '", 8))
+		snprintf(why, whylen, "%s", msg);
+	else
+		snprintf(why, whylen, "replica '%s': %s", shown, msg);
+	shard_name(fs, s, file, sizeof(file));
+	if (k + 1 < sh->nreplicas)
+		slog(fs, SC_SETFS_LOG_WARN, "%s: index of shard %" PRIu64 " ('%s'): %s; "
+		     "trying another replica", file, s, sh->name, why);
+}
+
 /*
  * Load shard s's index from its first good replica, checked against the
  * manifest. Replicas that fail are logged as warnings while another is
@@ -267,56 +434,143 @@ static void pref_set(struct sc_setfs *fs, uint64_t s, uint32_t r)
 static int load_index(struct sc_setfs *fs, uint64_t s, char *why, size_t whylen)
 {
 	const struct sc_manifest_shard *sh = &fs->m->shards[s];
-	char file[SC_SETFS_NAME_MAX];
 	int rc = SC_ECORRUPT;
 
-	shard_name(fs, s, file, sizeof(file));
 	for (uint32_t k = 0; k < sh->nreplicas; k++) {
-		char path[SC_PATH_MAX], shown[SHOWN_MAX], msg[512] = "";
 		struct sc_shard_index *ix = NULL;
-		struct stat stt;
-		int fd;
+		char msg[REASON_MAX] = "";
 
-		replica_shown(fs, s, k, shown, sizeof(shown));
-		if (sc_set_replica_path(fs->set, s, k, path, sizeof(path))) {
-			rc = SC_ELIMIT;
-			snprintf(msg, sizeof(msg), "path too long");
-			goto next;
-		}
-		/* O_NONBLOCK: a FIFO planted in a replica's place must not block */
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-		if (fd < 0) {
-			rc = -errno;
-			snprintf(msg, sizeof(msg), "cannot open: %s", strerror(errno));
-			goto next;
-		}
-		if (fstat(fd, &stt)) {
-			rc = -errno;
-			snprintf(msg, sizeof(msg), "cannot stat: %s", strerror(errno));
-		} else if (!S_ISREG(stt.st_mode)) {
-			rc = SC_ECORRUPT;
-			snprintf(msg, sizeof(msg), "not a regular file");
+		if (replica_s3(fs, s, k)) {
+			struct sc_s3node_index q;
+			struct sc_s3node *n;
+
+			index_request(fs, s, k, &q);
+			rc = s3_get(fs, &n, msg, sizeof(msg));
+			if (!rc) {
+				rc = sc_s3node_load_indexes(n, &q, 1);
+				s3_put(fs, n);
+				if (!rc)
+					rc = q.rc;
+				if (rc)
+					snprintf(msg, sizeof(msg), "%s", q.err[0] ? q.err :
+						 sc_strerror(rc));
+				ix = q.ix;
+			}
 		} else {
-			rc = sc_shard_index_load(fd, (uint64_t)stt.st_size, &ix, msg, sizeof(msg));
+			rc = local_index(fs, s, k, &ix, msg, sizeof(msg));
 		}
-		close(fd);
-		if (!rc && (ix->file_size != sh->stored_bytes || ix->frame_count != sh->frames ||
-			    ix->record_count != sh->records || ix->raw_bytes != sh->raw_bytes)) {
-			rc = SC_ECORRUPT;
-			snprintf(msg, sizeof(msg), "size or counts differ from the manifest");
-		}
-		if (!rc) {
-			pref_set(fs, s, k);
-			__atomic_store_n(&fs->sh[s].ix, ix, __ATOMIC_RELEASE);
+		if (!rc)
+			rc = index_take(fs, s, k, ix, msg, sizeof(msg));
+		else
+			sc_shard_index_free(ix);
+		if (!rc)
 			return 0;
-		}
-		sc_shard_index_free(ix);
-next:
-		snprintf(why, whylen, "replica '%s': %s", shown, msg);
-		if (k + 1 < sh->nreplicas)
-			slog(fs, SC_SETFS_LOG_WARN, "%s: index of shard %" PRIu64 " ('%s'): %s; "
-			     "trying another replica", file, s, sh->name, why);
+		index_failed(fs, s, k, msg, why, whylen);
 	}
+	return rc;
+}
+
+/*
+ * Every shard's index at open, round by round: each shard's first
+ * replica, then the next replica of the shards whose replica failed, and
+ * so on. Local replicas are read in place; a round's replicas on S3 nodes
+ * are loaded together (cached copies, or ranged GETs of their trailers,
+ * many in flight: sc_s3node_load_indexes) on a client opened here and
+ * closed before returning, so no client crosses the mount's fork. A shard
+ * left without an index is logged as an error. 0 or -ENOMEM.
+ */
+static int load_indexes(struct sc_setfs *fs)
+{
+	uint64_t ns = fs->m->nshards, *qs = NULL;
+	struct sc_s3node_index *q = NULL;
+	struct sc_s3node *n = NULL;
+	uint32_t rounds = 0;
+	char **why = calloc(ns ? ns : 1, sizeof(*why));
+	char *msg = malloc(REASON_MAX), *w = malloc(WHY_MAX);
+	int rc = 0;
+
+	if (fs->has_s3) {
+		q = calloc(ns ? ns : 1, sizeof(*q));
+		qs = calloc(ns ? ns : 1, sizeof(*qs));
+	}
+	if (!why || !msg || !w || (fs->has_s3 && (!q || !qs))) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	for (uint64_t s = 0; s < ns; s++)
+		if (fs->m->shards[s].nreplicas > rounds)
+			rounds = fs->m->shards[s].nreplicas;
+	for (uint32_t k = 0; k < rounds; k++) {
+		size_t nq = 0;
+		int orc = 0;
+
+		for (uint64_t s = 0; s < ns; s++) {
+			struct sc_shard_index *ix = NULL;
+
+			if (ix_get(fs, s) || k >= fs->m->shards[s].nreplicas)
+				continue;
+			if (replica_s3(fs, s, k)) {
+				index_request(fs, s, k, &q[nq]);
+				qs[nq++] = s;
+				continue;
+			}
+			msg[0] = '\0';
+			orc = local_index(fs, s, k, &ix, msg, REASON_MAX);
+			if (!orc)
+				orc = index_take(fs, s, k, ix, msg, REASON_MAX);
+			else
+				sc_shard_index_free(ix);
+			if (!orc)
+				continue;
+			index_failed(fs, s, k, msg, w, WHY_MAX);
+			free(why[s]);
+			why[s] = strdup(w);
+		}
+		orc = 0;
+		if (!nq)
+			continue;
+		if (!n)
+			orc = sc_s3node_open(1, &n, msg, REASON_MAX);
+		if (!orc)
+			orc = sc_s3node_load_indexes(n, q, nq);
+		if (orc && n)
+			snprintf(msg, REASON_MAX, "loading indexes: %s", sc_strerror(orc));
+		for (size_t i = 0; i < nq; i++) {
+			uint64_t s = qs[i];
+			char *m2 = q[i].err;
+
+			if (!orc && !q[i].rc) {
+				if (index_take(fs, s, k, q[i].ix, m2, sizeof(q[i].err)) == 0)
+					continue;
+			} else {
+				sc_shard_index_free(q[i].ix);
+				if (orc)
+					m2 = msg;
+			}
+			index_failed(fs, s, k, m2, w, WHY_MAX);
+			free(why[s]);
+			why[s] = strdup(w);
+		}
+	}
+	for (uint64_t s = 0; s < ns; s++) {
+		char file[SC_SETFS_NAME_MAX];
+
+		if (ix_get(fs, s))
+			continue;
+		shard_name(fs, s, file, sizeof(file));
+		slog(fs, SC_SETFS_LOG_ERROR, "%s: shard %" PRIu64 " ('%s'): no good replica: "
+		     "%s; its reads fail with EIO until one is repaired", file, s,
+		     fs->m->shards[s].name, why[s] ? why[s] : "no replica");
+	}
+out_free:
+	sc_s3node_close(n);
+	for (uint64_t s = 0; why && s < ns; s++)
+		free(why[s]);
+	free(why);
+	free(msg);
+	free(w);
+	free(q);
+	free(qs);
 	return rc;
 }
 
@@ -495,6 +749,65 @@ static void dec_put(struct sc_setfs *fs, struct decoder *d)
 	pthread_mutex_unlock(&fs->dec_lock);
 }
 
+/* What frame_check verifies a fetched frame with, and where it decodes it. */
+struct frame_check {
+	struct sc_frame_decoder *dec;
+	const struct sc_shard_index *ix;
+	uint32_t frame;
+	struct sc_buf *out;
+};
+
+/* sc_s3node_check_fn: the bytes of a frame fetched from S3, decoded and
+ * verified exactly as a local replica's (decode_verify). */
+static int frame_check(void *ctx, const void *buf, uint32_t len, char *why, size_t whylen)
+{
+	struct frame_check *c = ctx;
+	const char *reason = "";
+	int rc;
+
+	(void)len; /* the range asked for is the frame's csize */
+	rc = decode_verify(c->dec, buf, c->ix, c->frame, c->out, &reason);
+	if (rc)
+		snprintf(why, whylen, "%s", rc == -ENOMEM ? "out of memory" :
+			 *reason ? reason : sc_strerror(rc));
+	return rc;
+}
+
+/*
+ * Frame f of replica r of shard s, on an S3 node, into out, verified:
+ * from the cache directory or with a ranged GET (retried, then cached:
+ * sc_s3node_fetch_range), on an on-demand client. 0 or negative with msg.
+ */
+static int s3_load(struct sc_setfs *fs, uint64_t s, uint32_t r, uint32_t f,
+		   const struct sc_shard_index *ix, struct decoder *d, struct sc_buf *out,
+		   char *msg, size_t msglen)
+{
+	struct frame_check c = { .dec = d->dec, .ix = ix, .frame = f, .out = out };
+	struct sc_s3node_range g;
+	struct sc_s3node *n;
+	int rc, cached = 0;
+
+	d->in.len = 0;
+	rc = sc_buf_reserve(&d->in, ix->csize[f]);
+	if (rc)
+		return sc_fail(msg, msglen, rc, "out of memory");
+	rc = s3_get(fs, &n, msg, msglen);
+	if (rc)
+		return rc;
+	frame_range(fs, s, r, ix, f, d->in.data, &g);
+	rc = sc_s3node_fetch_range(n, &g, frame_check, &c, &cached, msg, msglen);
+	s3_put(fs, n);
+	if (!rc) {
+		pthread_mutex_lock(&fs->lock);
+		if (cached)
+			fs->st.s3_cached++;
+		else
+			fs->st.s3_gets++;
+		pthread_mutex_unlock(&fs->lock);
+	}
+	return rc;
+}
+
 /*
  * Read and verify frame f of shard s into out, trying the replicas from
  * the preferred one on, and prefer the one that worked from now on. Each
@@ -518,12 +831,13 @@ static int load_frame(struct sc_setfs *fs, uint64_t s, uint32_t f,
 	}
 	for (uint32_t k = 0; k < sh->nreplicas; k++) {
 		uint32_t r = (first + k) % sh->nreplicas;
-		char shown[SHOWN_MAX], msg[512];
+		char shown[SHOWN_MAX], msg[REASON_MAX];
 		const char *reason = "";
-		int fd, slot;
+		int fd, slot, s3 = replica_s3(fs, s, r);
 
-		rc = fd_get(fs, s, r, &fd, &slot, msg, sizeof(msg));
-		if (!rc) {
+		rc = s3 ? s3_load(fs, s, r, f, ix, d, out, msg, sizeof(msg)) :
+		     fd_get(fs, s, r, &fd, &slot, msg, sizeof(msg));
+		if (!rc && !s3) {
 			d->in.len = 0;
 			rc = sc_buf_reserve(&d->in, ix->csize[f]);
 			if (!rc)
@@ -545,7 +859,10 @@ static int load_frame(struct sc_setfs *fs, uint64_t s, uint32_t f,
 		if (rc == -ENOMEM)
 			snprintf(msg, sizeof(msg), "out of memory");
 		replica_shown(fs, s, r, shown, sizeof(shown));
-		snprintf(why, sizeof(why), "replica '%s': %s", shown, msg);
+		if (s3 && !strncmp(msg, "object '", 8))
+			snprintf(why, sizeof(why), "%s", msg); /* names the object */
+		else
+			snprintf(why, sizeof(why), "replica '%s': %s", shown, msg);
 		if (k + 1 < sh->nreplicas) {
 			skipped++;
 			slog(fs, SC_SETFS_LOG_WARN, "%s: frame %" PRIu32 ": %s; trying another replica",
@@ -822,15 +1139,28 @@ static uint32_t prefetch(struct sc_setfs *fs, uint64_t s, uint32_t from, uint32_
 			break;
 		e->prefetched = 1;
 		e->replica = pref_get(fs, s);
+		e->s3 = replica_s3(fs, s, e->replica);
+		if (e->s3) {
+			/* fetched with ranged GETs by the S3 thread */
+			if (fs->s3q_tail)
+				fs->s3q_tail->qnext = e;
+			else
+				fs->s3q_head = e;
+			fs->s3q_tail = e;
+			queued |= 2;
+			continue;
+		}
 		if (fs->ioq_tail)
 			fs->ioq_tail->qnext = e;
 		else
 			fs->ioq_head = e;
 		fs->ioq_tail = e;
-		queued = 1;
+		queued |= 1;
 	}
-	if (queued)
+	if (queued & 1)
 		pthread_cond_signal(&fs->io_cv);
+	if (queued & 2)
+		pthread_cond_signal(&fs->s3q_cv);
 	pthread_mutex_unlock(&fs->lock);
 	return f;
 }
@@ -859,6 +1189,19 @@ static void prefetch_fail(struct sc_setfs *fs, struct entry *e, const char *what
 	     n > 1 ? ", from another replica first" : "");
 }
 
+/* A buffer of at least csize bytes for e's compressed frame. 0 or -ENOMEM. */
+static int cbuf_get(struct sc_setfs *fs, struct entry *e, uint32_t csize)
+{
+	pthread_mutex_lock(&fs->lock);
+	e->cbuf = pool_get(&fs->cbuf_pool, csize, &e->cbuf_cap);
+	pthread_mutex_unlock(&fs->lock);
+	if (!e->cbuf) {
+		e->cbuf_cap = csize ? csize : 1;
+		e->cbuf = malloc(e->cbuf_cap);
+	}
+	return e->cbuf ? 0 : -ENOMEM;
+}
+
 /* Start the read of e. 0, or negative after prefetch_fail. */
 static int io_start(struct sc_setfs *fs, struct entry *e)
 {
@@ -871,14 +1214,7 @@ static int io_start(struct sc_setfs *fs, struct entry *e)
 		prefetch_fail(fs, e, why);
 		return rc;
 	}
-	pthread_mutex_lock(&fs->lock);
-	e->cbuf = pool_get(&fs->cbuf_pool, ix->csize[e->frame], &e->cbuf_cap);
-	pthread_mutex_unlock(&fs->lock);
-	if (!e->cbuf) {
-		e->cbuf_cap = ix->csize[e->frame] ? ix->csize[e->frame] : 1;
-		e->cbuf = malloc(e->cbuf_cap);
-	}
-	if (!e->cbuf) {
+	if (cbuf_get(fs, e, ix->csize[e->frame])) {
 		fd_put(fs, e->fd, e->fd_slot);
 		prefetch_fail(fs, e, "out of memory");
 		return -ENOMEM;
@@ -980,6 +1316,108 @@ static void *io_main(void *arg)
 	return NULL;
 }
 
+/* Start the ranged GET of e (on an S3 node). 0, or negative after prefetch_fail. */
+static int s3_start(struct sc_setfs *fs, struct entry *e)
+{
+	const struct sc_shard_index *ix = ix_get(fs, e->shard);
+	struct sc_s3node_range g;
+	char why[128];
+	int rc;
+
+	if (cbuf_get(fs, e, ix->csize[e->frame])) {
+		prefetch_fail(fs, e, "out of memory");
+		return -ENOMEM;
+	}
+	frame_range(fs, e->shard, e->replica, ix, e->frame, e->cbuf, &g);
+	g.tag = (uint64_t)(uintptr_t)e;
+	rc = sc_s3node_range_submit(fs->s3_io, &g);
+	if (rc) {
+		snprintf(why, sizeof(why), "cannot fetch: %s", sc_strerror(rc));
+		prefetch_fail(fs, e, why);
+	}
+	return rc;
+}
+
+/*
+ * The S3 read-ahead thread: queued frames of replicas on S3 nodes become
+ * ranged GETs on its own client, up to SC_SETFS_S3_INFLIGHT outstanding
+ * (the client runs its inflight_max at once); frames the cache directory
+ * holds come back at once. What comes back goes to the decode threads,
+ * which verify it and cache what was fetched. A failure drops the frame
+ * (a reader loads it on demand, with retries and failover). At close,
+ * GETs still out are cancelled by closing the client.
+ */
+static void *s3io_main(void *arg)
+{
+	struct sc_setfs *fs = arg;
+	struct sc_s3node_range_done *done = fs->s3_done;
+	uint32_t inflight = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	for (;;) {
+		struct entry *batch = NULL, **tail = &batch;
+		uint32_t took = 0;
+		int n;
+
+		while (!fs->stopping && !fs->s3q_head && !inflight)
+			pthread_cond_wait(&fs->s3q_cv, &fs->lock);
+		if (fs->stopping) {
+			while (fs->s3q_head) {
+				struct entry *e = fs->s3q_head;
+
+				fs->s3q_head = e->qnext;
+				cache_remove(fs, e);
+			}
+			fs->s3q_tail = NULL;
+			break;
+		}
+		while (fs->s3q_head && inflight + took < SC_SETFS_S3_INFLIGHT) {
+			struct entry *e = fs->s3q_head;
+
+			fs->s3q_head = e->qnext;
+			e->qnext = NULL;
+			*tail = e;
+			tail = &e->qnext;
+			took++;
+		}
+		if (!fs->s3q_head)
+			fs->s3q_tail = NULL;
+		pthread_mutex_unlock(&fs->lock);
+		while (batch) {
+			struct entry *e = batch;
+
+			batch = e->qnext;
+			e->qnext = NULL;
+			if (!s3_start(fs, e))
+				inflight++;
+		}
+		/* a short wait while GETs are out, so frames queued meanwhile start soon */
+		n = inflight ? sc_s3node_range_reap(fs->s3_io, done, REAP_BATCH,
+						   took ? 0 : SC_SETFS_S3_POLL_MS) : 0;
+		for (int i = 0; i < n; i++) {
+			struct entry *e = (struct entry *)(uintptr_t)done[i].tag;
+
+			inflight--;
+			if (done[i].rc) {
+				prefetch_fail(fs, e, done[i].err);
+				continue;
+			}
+			e->cached = done[i].cached;
+			pthread_mutex_lock(&fs->lock);
+			if (fs->decq_tail)
+				fs->decq_tail->qnext = e;
+			else
+				fs->decq_head = e;
+			fs->decq_tail = e;
+			pthread_cond_signal(&fs->dec_cv);
+			pthread_mutex_unlock(&fs->lock);
+		}
+		pthread_mutex_lock(&fs->lock);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return NULL;
+}
+
 /* A decode thread: verify frames read ahead and make them READY. */
 static void *dec_main(void *arg)
 {
@@ -1005,6 +1443,16 @@ static void *dec_main(void *arg)
 		pthread_mutex_unlock(&fs->lock);
 		ix = ix_get(fs, e->shard);
 		rc = decode_verify(t->dec, e->cbuf, ix, e->frame, &e->data, &why);
+		if (e->s3) {
+			struct sc_s3node_range g;
+
+			frame_range(fs, e->shard, e->replica, ix, e->frame, e->cbuf, &g);
+			/* verified bytes fetched: cached; bad cached ones: dropped */
+			if (!rc && !e->cached)
+				sc_s3node_range_keep(fs->s3_io, &g);
+			else if (rc && e->cached)
+				sc_s3node_range_drop(fs->s3_io, &g);
+		}
 		if (rc) {
 			prefetch_fail(fs, e, rc == -ENOMEM ? "out of memory" : why);
 			pthread_mutex_lock(&fs->lock);
@@ -1012,6 +1460,10 @@ static void *dec_main(void *arg)
 			continue;
 		}
 		pthread_mutex_lock(&fs->lock);
+		if (e->s3 && e->cached)
+			fs->st.s3_cached++;
+		else if (e->s3)
+			fs->st.s3_gets++;
 		pool_put(&fs->cbuf_pool, e->cbuf, e->cbuf_cap);
 		e->cbuf = NULL;
 		e->state = E_READY;
@@ -1114,6 +1566,9 @@ int sc_setfs_open(const char *root, const struct sc_setfs_opts *o,
 	pthread_cond_init(&fs->changed, NULL);
 	pthread_cond_init(&fs->io_cv, NULL);
 	pthread_cond_init(&fs->dec_cv, NULL);
+	pthread_mutex_init(&fs->s3_lock, NULL);
+	pthread_cond_init(&fs->s3_cv, NULL);
+	pthread_cond_init(&fs->s3q_cv, NULL);
 	for (int i = 0; i < SC_SETFS_FDS; i++)
 		fs->fds[i].fd = -1;
 	rc = open_set(fs, root, err, errlen);
@@ -1131,16 +1586,14 @@ int sc_setfs_open(const char *root, const struct sc_setfs_opts *o,
 		rc = sc_fail(err, errlen, -ENOMEM, "out of memory");
 		goto out_close;
 	}
-	for (uint64_t s = 0; s < fs->m->nshards; s++) {
-		char why[WHY_MAX], file[SC_SETFS_NAME_MAX];
-
+	for (uint64_t s = 0; s < fs->m->nshards; s++)
 		fs->total += fs->m->shards[s].raw_bytes;
-		if (load_index(fs, s, why, sizeof(why))) {
-			shard_name(fs, s, file, sizeof(file));
-			slog(fs, SC_SETFS_LOG_ERROR, "%s: shard %" PRIu64 " ('%s'): no good replica: "
-			     "%s; its reads fail with EIO until one is repaired", file, s,
-			     fs->m->shards[s].name, why);
-		}
+	fs->has_s3 = sc_s3node_any(fs->m);
+	rc = load_indexes(fs);
+	if (rc) {
+		sc_fail(err, errlen, rc, "set '%s': loading shard indexes: %s", root,
+			sc_strerror(rc));
+		goto out_close;
 	}
 	*out = fs;
 	return 0;
@@ -1183,6 +1636,19 @@ int sc_setfs_start(struct sc_setfs *fs, char *err, size_t errlen)
 			goto out_threads;
 		}
 	}
+	if (fs->has_s3) {
+		fs->s3_done = calloc(REAP_BATCH, sizeof(*fs->s3_done));
+		rc = fs->s3_done ? sc_s3node_open(1, &fs->s3_io, err, errlen) :
+		     sc_fail(err, errlen, -ENOMEM, "out of memory");
+		if (!rc) {
+			rc = -pthread_create(&fs->s3_tid, NULL, s3io_main, fs);
+			if (rc)
+				sc_fail(err, errlen, rc, "S3 read-ahead thread: %s", sc_strerror(rc));
+		}
+		if (rc)
+			goto out_threads;
+		fs->s3_running = 1;
+	}
 	rc = -pthread_create(&fs->io_tid, NULL, io_main, fs);
 	if (rc) {
 		sc_fail(err, errlen, rc, "read-ahead thread: %s", sc_strerror(rc));
@@ -1196,7 +1662,13 @@ out_threads:
 	pthread_mutex_lock(&fs->lock);
 	fs->stopping = 1;
 	pthread_cond_broadcast(&fs->dec_cv);
+	pthread_cond_broadcast(&fs->s3q_cv);
 	pthread_mutex_unlock(&fs->lock);
+	if (fs->s3_running)
+		pthread_join(fs->s3_tid, NULL);
+	fs->s3_running = 0;
+	sc_s3node_close(fs->s3_io);
+	fs->s3_io = NULL;
 	for (uint32_t i = 0; i < fs->ndec; i++) {
 		pthread_join(fs->dec[i].tid, NULL);
 		sc_frame_decoder_free(fs->dec[i].dec);
@@ -1220,10 +1692,14 @@ void sc_setfs_close(struct sc_setfs *fs)
 		fs->stopping = 1;
 		pthread_cond_broadcast(&fs->io_cv);
 		pthread_cond_broadcast(&fs->dec_cv);
+		pthread_cond_broadcast(&fs->s3q_cv);
 		pthread_mutex_unlock(&fs->lock);
-		/* the I/O thread first: it drops what is queued and waits
-		 * for its reads, which may still go to the decoders */
+		/* the I/O threads first: the local one drops what is queued
+		 * and waits for its reads, which may still go to the
+		 * decoders; the S3 one leaves its GETs to the client's close */
 		pthread_join(fs->io_tid, NULL);
+		if (fs->s3_running)
+			pthread_join(fs->s3_tid, NULL);
 		for (uint32_t i = 0; i < fs->ndec; i++) {
 			pthread_join(fs->dec[i].tid, NULL);
 			sc_frame_decoder_free(fs->dec[i].dec);
@@ -1231,6 +1707,11 @@ void sc_setfs_close(struct sc_setfs *fs)
 	}
 	free(fs->dec);
 	sc_aio_close(fs->aio);
+	/* cancels the S3 read-ahead's GETs before their buffers are freed */
+	sc_s3node_close(fs->s3_io);
+	free(fs->s3_done);
+	while (fs->s3_nidle)
+		sc_s3node_close(fs->s3_idle[--fs->s3_nidle]);
 	while (fs->lru_head)
 		cache_remove(fs, fs->lru_head);
 	pool_release(&fs->raw_pool);
@@ -1260,6 +1741,9 @@ void sc_setfs_close(struct sc_setfs *fs)
 	pthread_cond_destroy(&fs->changed);
 	pthread_cond_destroy(&fs->io_cv);
 	pthread_cond_destroy(&fs->dec_cv);
+	pthread_mutex_destroy(&fs->s3_lock);
+	pthread_cond_destroy(&fs->s3_cv);
+	pthread_cond_destroy(&fs->s3q_cv);
 	free(fs);
 }
 
@@ -1342,6 +1826,11 @@ uint64_t sc_setfs_total_bytes(const struct sc_setfs *fs)
 int64_t sc_setfs_mtime(const struct sc_setfs *fs)
 {
 	return fs->mtime;
+}
+
+int sc_setfs_has_s3(const struct sc_setfs *fs)
+{
+	return fs->has_s3;
 }
 
 const char *sc_setfs_backend(const struct sc_setfs *fs)

@@ -20,6 +20,13 @@
  * (one open file) read sequentially has the next frames read with io/aio
  * (io_uring, or pread) and decoded by worker threads before it asks.
  *
+ * Replicas on S3 nodes (docs/MOUNT.md section 2): indexes are loaded at
+ * open with ranged GETs of the objects' trailers (on a client closed
+ * before open returns, so a caller may fork); a frame is one ranged GET
+ * (store/s3node.h sc_s3node_fetch_range), verified like a local frame
+ * and kept in the cache directory (SHARDCTL_CACHE_DIR), read ahead by a
+ * thread of its own with several GETs in flight.
+ *
  * Integrity: every frame is verified as it is decoded (zstd checksum, the
  * seek table's checksum, its size and its record count). A replica that
  * cannot be opened, read or verified is logged and the next one tried;
@@ -90,6 +97,8 @@ struct sc_setfs_stats {
 	uint64_t cache_bytes;      /* decoded bytes held now */
 	uint64_t cache_peak;       /* most decoded bytes held at once */
 	uint64_t uring_reads;      /* read-ahead reads through io_uring */
+	uint64_t s3_gets;          /* frames of S3 replicas fetched with a ranged GET */
+	uint64_t s3_cached;        /* frames of S3 replicas found in the cache directory */
 };
 
 struct sc_setfs;
@@ -173,6 +182,9 @@ void sc_setfs_unpin(struct sc_setfs *fs, void *pin);
 
 /* Counters so far (a consistent snapshot). */
 void sc_setfs_get_stats(struct sc_setfs *fs, struct sc_setfs_stats *st);
+
+/* 1 when some node of the set is an S3 location (docs/S3.md section 8). */
+int sc_setfs_has_s3(const struct sc_setfs *fs);
 
 /* "io_uring", "pread", or "none" before sc_setfs_start. */
 const char *sc_setfs_backend(const struct sc_setfs *fs);

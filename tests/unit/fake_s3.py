@@ -17,10 +17,14 @@ wire), and misbehaves on purpose for keys under some prefixes:
   partfail/...   every UploadPart with partNumber 2 fails with 500
   slowparts/...  every UploadPart answers only after 30 s
   completeerr/.. CompleteMultipartUpload answers 200 with an <Error> body
+  copyerr/...    CopyObject to such a key answers 200 with an <Error> body
+  copydeep/...   CopyObject to such a key answers 200 with an <Error> nested
+                 in the result document
   /_stats        (unsigned) JSON counters: connections, requests, aborts
 
 Only what io/s3.c uses is implemented: GET (Range, If-Match), HEAD, PUT,
-DELETE, ListObjectsV2 (pages of --page keys), and multipart uploads.
+DELETE, CopyObject (PUT with x-amz-copy-source, which must be signed),
+ListObjectsV2 (pages of --page keys), and multipart uploads.
 It exits when its parent's stdin closes or after --lifetime seconds.
 """
 import argparse
@@ -45,7 +49,7 @@ mp_etags = {}     # (bucket, key) -> ETag of a completed multipart upload
 uploads = {}      # upload id -> {"bucket","key","parts": {n: bytes}}
 counts = {}       # (prefix-kind, key) -> requests seen
 stats = {"connections": 0, "requests": 0, "aborts": 0, "bad_signatures": 0,
-         "completes": 0, "parts": 0}
+         "completes": 0, "parts": 0, "copies": 0}
 lock = threading.Lock()
 PAGE = 2
 
@@ -80,7 +84,10 @@ def check_signature(h, path, query, payload_hash):
     if ak != ACCESS:
         return "InvalidAccessKeyId"
     names = signed.split(";")
-    for need in ("host", "x-amz-date", "x-amz-content-sha256"):
+    needed = ["host", "x-amz-date", "x-amz-content-sha256"]
+    if h.headers.get("x-amz-copy-source") is not None:
+        needed.append("x-amz-copy-source")
+    for need in needed:
         if need not in names:
             return "header %s not signed" % need
     lines = []
@@ -272,6 +279,8 @@ class Handler(BaseHTTPRequestHandler):
                 return
             self.send(204)
             return
+        if self.command == "PUT" and self.headers.get("x-amz-copy-source") is not None:
+            return self.copy_object(bucket, key, data)
         if self.command == "PUT":
             with lock:
                 objects[(bucket, key)] = data
@@ -307,6 +316,36 @@ class Handler(BaseHTTPRequestHandler):
             self.send(206, obj[a:b + 1], {"ETag": tag, "Content-Range": "bytes %d-%d/%d" % (a, b, len(obj))})
             return
         self.send(200, obj, {"ETag": tag})
+
+    def copy_object(self, bucket, key, data):
+        if data:
+            self.fail(400, "InvalidRequest", "CopyObject with a body", key)
+            return
+        src = urllib.parse.unquote(self.headers.get("x-amz-copy-source"))
+        sb, _, sk = src.lstrip("/").partition("/")
+        obj = objects.get((sb, sk))
+        if obj is None:
+            self.fail(404, "NoSuchKey", "The specified key does not exist.", sk)
+            return
+        if key.startswith("copyerr/"):
+            self.send(200, err_xml("InternalError", "We encountered an internal error. Please try again.", key))
+            return
+        if key.startswith("copydeep/"):
+            self.send(200, b"<?xml version=\"1.0\"?><CopyObjectResult><Error><Code>SlowDownCopy</Code>"
+                      b"<Message>copy failed late</Message></Error></CopyObjectResult>")
+            return
+        tag = mp_etags.get((sb, sk), etag_of(obj))
+        with lock:
+            objects[(bucket, key)] = obj
+            if (sb, sk) in mp_etags:
+                mp_etags[(bucket, key)] = tag
+            else:
+                mp_etags.pop((bucket, key), None)
+            stats["copies"] += 1
+        self.send(200, ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><CopyObjectResult>"
+                        "<LastModified>2024-01-01T00:00:00.000Z</LastModified><ETag>%s</ETag>"
+                        "</CopyObjectResult>" % tag.replace('"', "&quot;")).encode(),
+                  {"Content-Type": "application/xml"})
 
     def list_v2(self, bucket, q):
         if q.get("list-type") != "2":

@@ -1250,6 +1250,81 @@ static void test_fake_multipart(void **state)
 	free(got);
 }
 
+/* Server-side copy (CopyObject): signed x-amz-copy-source, 200-with-error
+ * answers, missing sources, retries, the asynchronous form. */
+static void test_fake_copy(void **state)
+{
+	static const char src[] = "cp/src a+b$~\xc3\xa9.zst";
+	static const char dst[] = "cp/g000002/dst a+b\xc3\xa9.zst";
+	unsigned char data[20000], got[20000];
+	struct sc_s3_body body = { data, -1, 0, sizeof(data) };
+	struct sc_s3_obj put, cp, head;
+	struct sc_s3_done d;
+	struct sc_s3 *s;
+	char err[SC_S3_ERR_MAX];
+	long copies0, bad0;
+	int64_t n;
+
+	(void)state;
+	NEED_FAKE();
+	s = fake_open(4, 2, NULL);
+	fill(data, sizeof(data), 5);
+	copies0 = fake_stat("copies");
+	bad0 = fake_stat("bad_signatures");
+	assert_int_equal(sc_s3_put(s, "bkt", src, &body, &put, err, sizeof(err)), 0);
+	assert_int_equal(sc_s3_copy(s, "bkt", src, "bkt", dst, &cp, err, sizeof(err)), 0);
+	assert_string_equal(cp.etag, put.etag);
+	assert_int_equal(fake_stat("copies"), copies0 + 1);
+	assert_int_equal(sc_s3_head(s, "bkt", dst, &head, err, sizeof(err)), 0);
+	assert_int_equal(head.size, sizeof(data));
+	n = sc_s3_get(s, "bkt", dst, 0, sizeof(got), got, NULL, NULL, err, sizeof(err));
+	assert_int_equal(n, sizeof(data));
+	assert_memory_equal(got, data, sizeof(data));
+	/* the source is still there */
+	assert_int_equal(sc_s3_head(s, "bkt", src, &head, err, sizeof(err)), 0);
+	/* a missing source: -ENOENT, both objects named, no retry */
+	assert_int_equal(sc_s3_copy(s, "bkt", "cp/none", "bkt", "cp/x", NULL, err, sizeof(err)),
+			 -ENOENT);
+	assert_non_null(strstr(err, "object 's3://bkt/cp/x': COPY from 's3://bkt/cp/none': "
+				    "HTTP 404 NoSuchKey"));
+	assert_null(strstr(err, "attempts"));
+	assert_int_equal(sc_s3_head(s, "bkt", "cp/x", &head, err, sizeof(err)), -ENOENT);
+	/* 200 with an <Error> document: a failure (InternalError: retried) */
+	assert_int_equal(sc_s3_copy(s, "bkt", src, "bkt", "copyerr/x", NULL, err, sizeof(err)),
+			 -EIO);
+	assert_non_null(strstr(err, "COPY from 's3://bkt/cp/src"));
+	assert_non_null(strstr(err, "HTTP 200 with error InternalError"));
+	assert_non_null(strstr(err, "after 3 attempts"));
+	/* ... and with the <Error> deeper in the answer */
+	assert_true(sc_s3_copy(s, "bkt", src, "bkt", "copydeep/x", NULL, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "HTTP 200 with error SlowDownCopy: copy failed late"));
+	/* transient failures are retried like any request */
+	assert_int_equal(sc_s3_copy(s, "bkt", src, "bkt", "err503x2/cp", NULL, err, sizeof(err)), 0);
+	/* the asynchronous form */
+	assert_int_equal(sc_s3_submit_copy(s, "bkt", src, "bkt", "cp/async", 42), 0);
+	assert_int_equal(sc_s3_reap(s, &d, 1, -1), 1);
+	assert_int_equal(d.tag, 42);
+	assert_int_equal(d.op, SC_S3_OP_COPY);
+	assert_int_equal(d.result, 0);
+	assert_int_equal(d.http_status, 200);
+	assert_string_equal(d.obj.etag, put.etag);
+	n = sc_s3_get(s, "bkt", "cp/async", 0, sizeof(got), got, NULL, NULL, err, sizeof(err));
+	assert_int_equal(n, sizeof(data));
+	assert_memory_equal(got, data, sizeof(data));
+	/* bad names are refused before any request */
+	assert_int_equal(sc_s3_submit_copy(s, "bkt", "", "bkt", "k", 0), SC_EUSAGE);
+	assert_int_equal(sc_s3_copy(s, "BAD", "k", "bkt", "k", NULL, err, sizeof(err)), SC_EUSAGE);
+	/* the fake verified every signature, x-amz-copy-source included */
+	assert_int_equal(fake_stat("bad_signatures"), bad0);
+	sc_s3_close(s);
+
+	/* a wrong secret: 403, not retried */
+	s = fake_open(4, 3, "wrong");
+	assert_int_equal(sc_s3_copy(s, "bkt", src, "bkt", "cp/y", NULL, err, sizeof(err)), -EACCES);
+	assert_non_null(strstr(err, "HTTP 403 SignatureDoesNotMatch"));
+	sc_s3_close(s);
+}
+
 static int count_cb(void *ctx, const struct sc_s3_entry *e)
 {
 	return list_collect(ctx, e);
@@ -1351,6 +1426,7 @@ int main(void)
 		cmocka_unit_test(test_fake_many_inflight),
 		cmocka_unit_test(test_fake_multipart),
 		cmocka_unit_test(test_fake_list),
+		cmocka_unit_test(test_fake_copy),
 		cmocka_unit_test(test_queue_limits),
 	};
 
