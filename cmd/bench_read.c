@@ -18,6 +18,7 @@
 
 #include "aio.h"
 #include "cmd.h"
+#include "s3node.h"
 #include "set.h"
 #include "shard.h"
 
@@ -110,7 +111,7 @@ static int run_pass(const char *set, struct cmd_read_opts *base, const struct pa
  * cached file; for such sets the time includes the index loads and the
  * fetches, so it compares with a download of the same objects.
  */
-#define SC_IO_S3_AHEAD 16
+#define SC_IO_S3_AHEAD SC_S3NODE_PREFETCH_QUEUE
 
 struct io_shard {
 	struct sc_shard_index *ix;

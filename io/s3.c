@@ -285,6 +285,23 @@ int sc_s3_location_key(const struct sc_s3_loc *loc, const char *name, char *buf,
 	return 0;
 }
 
+int sc_s3_location_object(const char *s, const char *what, const char *name,
+			  struct sc_s3_loc *loc, char *key, size_t keylen, char *obj,
+			  size_t objlen, char *err, size_t errlen)
+{
+	int rc = sc_s3_location_parse(s, loc, err, errlen);
+
+	if (rc)
+		return rc;
+	if (sc_s3_location_key(loc, name, key, keylen))
+		return sc_fail(err, errlen, SC_ELIMIT, "%s '%s': key of '%s' too long", what, s,
+			       name);
+	if (obj && (size_t)snprintf(obj, objlen, "s3://%s/%s", loc->bucket, key) >= objlen)
+		return sc_fail(err, errlen, SC_ELIMIT, "%s '%s': name of '%s' too long", what, s,
+			       name);
+	return 0;
+}
+
 /* ---- configuration ---- */
 
 void sc_s3_config_init(struct sc_s3_config *c)
@@ -1771,6 +1788,23 @@ static int submit_single(struct sc_s3 *s, struct s3_op *op, enum xfer_kind kind,
 	return 0;
 }
 
+/*
+ * A new operation of the handle for a submission whose arguments are
+ * checked: 0 with *op, -EAGAIN where SC_S3_OPS_MAX are outstanding, or
+ * -ENOMEM.
+ */
+static int op_begin(struct sc_s3 *s, enum sc_s3_op type, const char *bucket, const char *key,
+		    uint64_t tag, int sync, struct s3_op **op)
+{
+	if (s->ops >= SC_S3_OPS_MAX)
+		return -EAGAIN;
+	*op = op_new(s, type, bucket, key, tag);
+	if (!*op)
+		return -ENOMEM;
+	(*op)->sync = sync;
+	return 0;
+}
+
 static int do_submit_get(struct sc_s3 *s, const struct sc_s3_get_req *r, int sync,
 			 struct s3_op **out)
 {
@@ -1782,12 +1816,8 @@ static int do_submit_get(struct sc_s3 *s, const struct sc_s3_get_req *r, int syn
 	if (r->len == 0 || r->len > SC_S3_GET_MAX || !r->buf || r->off > UINT64_MAX - r->len ||
 	    (r->if_match && strlen(r->if_match) >= SC_S3_ETAG_MAX))
 		return SC_EUSAGE;
-	if (s->ops >= SC_S3_OPS_MAX)
-		return -EAGAIN;
-	op = op_new(s, SC_S3_OP_GET, r->bucket, r->key, r->tag);
-	if (!op)
-		return -ENOMEM;
-	op->sync = sync;
+	if ((rc = op_begin(s, SC_S3_OP_GET, r->bucket, r->key, r->tag, sync, &op)))
+		return rc;
 	op->buf = r->buf;
 	op->off = r->off;
 	op->len = r->len;
@@ -1814,12 +1844,8 @@ static int do_submit_put(struct sc_s3 *s, const char *bucket, const char *key,
 	if (!b || b->len > SC_S3_OBJECT_SIZE_MAX || (!b->data && b->fd < 0 && b->len) ||
 	    b->off > UINT64_MAX - b->len)
 		return SC_EUSAGE;
-	if (s->ops >= SC_S3_OPS_MAX)
-		return -EAGAIN;
-	op = op_new(s, SC_S3_OP_PUT, bucket, key, tag);
-	if (!op)
-		return -ENOMEM;
-	op->sync = sync;
+	if ((rc = op_begin(s, SC_S3_OP_PUT, bucket, key, tag, sync, &op)))
+		return rc;
 	op->body = *b;
 	if (b->len < s->cfg.multipart_threshold)
 		return submit_single(s, op, XK_PUT, out);
@@ -1862,12 +1888,8 @@ static int do_submit_simple(struct sc_s3 *s, enum sc_s3_op type, const char *buc
 
 	if ((rc = check_object(bucket, key, 0)))
 		return rc;
-	if (s->ops >= SC_S3_OPS_MAX)
-		return -EAGAIN;
-	op = op_new(s, type, bucket, key, tag);
-	if (!op)
-		return -ENOMEM;
-	op->sync = sync;
+	if ((rc = op_begin(s, type, bucket, key, tag, sync, &op)))
+		return rc;
 	return submit_single(s, op, type == SC_S3_OP_HEAD ? XK_HEAD : XK_DELETE, out);
 }
 
@@ -1891,12 +1913,8 @@ static int do_submit_copy(struct sc_s3 *s, const char *src_bucket, const char *s
 
 	if ((rc = check_object(src_bucket, src_key, 0)) || (rc = check_object(bucket, key, 0)))
 		return rc;
-	if (s->ops >= SC_S3_OPS_MAX)
-		return -EAGAIN;
-	op = op_new(s, SC_S3_OP_COPY, bucket, key, tag);
-	if (!op)
-		return -ENOMEM;
-	op->sync = sync;
+	if ((rc = op_begin(s, SC_S3_OP_COPY, bucket, key, tag, sync, &op)))
+		return rc;
 	/* "/bucket/key", the key encoded as in a request path */
 	sc_buf_init(&src, SC_S3_TEXT_MAX);
 	rc = sc_buf_putc(&src, '/');
@@ -1982,18 +2000,23 @@ static void run_sync(struct sc_s3 *s, struct s3_op *op, struct sc_s3_done *res)
 	s->ops--;
 }
 
-int64_t sc_s3_get(struct sc_s3 *s, const char *bucket, const char *key, uint64_t off,
-		  uint32_t len, void *buf, const char *if_match, struct sc_s3_obj *info,
-		  char *err, size_t errlen)
+/*
+ * The end of a synchronous call whose submission returned rc with op:
+ * where rc failed, a message naming the object, `what` was done
+ * ("GET", ...) and why (`usage` for SC_EUSAGE), and rc; otherwise run op
+ * until it is done, free it, copy what it learnt of the object to info
+ * (may be NULL) and its message to err on failure, and return its result
+ * (negative on failure).
+ */
+static int64_t finish_sync(struct sc_s3 *s, int rc, struct s3_op *op, const char *bucket,
+			   const char *key, const char *what, const char *usage,
+			   struct sc_s3_obj *info, char *err, size_t errlen)
 {
-	struct sc_s3_get_req r = { bucket, key, off, len, buf, if_match, 0 };
 	struct sc_s3_done res;
-	struct s3_op *op;
-	int rc = do_submit_get(s, &r, 1, &op);
 
 	if (rc) {
-		set_msg(err, errlen, "object 's3://%s/%.400s': GET: %s", bucket ? bucket : "",
-			key ? key : "", rc == SC_EUSAGE ? "invalid bucket, key or range" : sc_strerror(rc));
+		set_msg(err, errlen, "object 's3://%s/%.400s': %s: %s", bucket ? bucket : "",
+			key ? key : "", what, rc == SC_EUSAGE ? usage : sc_strerror(rc));
 		return rc;
 	}
 	run_sync(s, op, &res);
@@ -2005,51 +2028,38 @@ int64_t sc_s3_get(struct sc_s3 *s, const char *bucket, const char *key, uint64_t
 	return res.result;
 }
 
+int64_t sc_s3_get(struct sc_s3 *s, const char *bucket, const char *key, uint64_t off,
+		  uint32_t len, void *buf, const char *if_match, struct sc_s3_obj *info,
+		  char *err, size_t errlen)
+{
+	struct sc_s3_get_req r = { bucket, key, off, len, buf, if_match, 0 };
+	struct s3_op *op = NULL;
+	int rc = do_submit_get(s, &r, 1, &op);
+
+	return finish_sync(s, rc, op, bucket, key, "GET", "invalid bucket, key or range", info,
+			   err, errlen);
+}
+
 int sc_s3_put(struct sc_s3 *s, const char *bucket, const char *key,
 	      const struct sc_s3_body *body, struct sc_s3_obj *info, char *err, size_t errlen)
 {
-	struct sc_s3_done res;
-	struct s3_op *op;
+	struct s3_op *op = NULL;
 	int rc = do_submit_put(s, bucket, key, body, 0, 1, &op);
+	int64_t res = finish_sync(s, rc, op, bucket, key, "PUT", "invalid bucket, key or body",
+				  info, err, errlen);
 
-	if (rc) {
-		set_msg(err, errlen, "object 's3://%s/%.400s': PUT: %s", bucket ? bucket : "",
-			key ? key : "", rc == SC_EUSAGE ? "invalid bucket, key or body" : sc_strerror(rc));
-		return rc;
-	}
-	run_sync(s, op, &res);
-	op_release(s, op);
-	if (info)
-		*info = res.obj;
-	if (res.result < 0) {
-		set_msg(err, errlen, "%s", res.err);
-		return (int)res.result;
-	}
-	return 0;
+	return res < 0 ? (int)res : 0;
 }
 
 static int simple_sync(struct sc_s3 *s, enum sc_s3_op type, const char *bucket,
 		       const char *key, struct sc_s3_obj *info, char *err, size_t errlen)
 {
-	struct sc_s3_done res;
-	struct s3_op *op;
+	struct s3_op *op = NULL;
 	int rc = do_submit_simple(s, type, bucket, key, 0, 1, &op);
+	int64_t res = finish_sync(s, rc, op, bucket, key, type == SC_S3_OP_HEAD ? "HEAD" : "DELETE",
+				  "invalid bucket or key", info, err, errlen);
 
-	if (rc) {
-		set_msg(err, errlen, "object 's3://%s/%.400s': %s: %s", bucket ? bucket : "",
-			key ? key : "", type == SC_S3_OP_HEAD ? "HEAD" : "DELETE",
-			rc == SC_EUSAGE ? "invalid bucket or key" : sc_strerror(rc));
-		return rc;
-	}
-	run_sync(s, op, &res);
-	op_release(s, op);
-	if (info)
-		*info = res.obj;
-	if (res.result < 0) {
-		set_msg(err, errlen, "%s", res.err);
-		return (int)res.result;
-	}
-	return 0;
+	return res < 0 ? (int)res : 0;
 }
 
 int sc_s3_head(struct sc_s3 *s, const char *bucket, const char *key, struct sc_s3_obj *info,
@@ -2068,26 +2078,15 @@ int sc_s3_copy(struct sc_s3 *s, const char *src_bucket, const char *src_key,
 	       const char *bucket, const char *key, struct sc_s3_obj *info, char *err,
 	       size_t errlen)
 {
-	struct sc_s3_done res;
-	struct s3_op *op;
+	char what[1024];
+	struct s3_op *op = NULL;
 	int rc = do_submit_copy(s, src_bucket, src_key, bucket, key, 0, 1, &op);
+	int64_t res;
 
-	if (rc) {
-		set_msg(err, errlen, "object 's3://%s/%.400s': COPY from 's3://%s/%.400s': %s",
-			bucket ? bucket : "", key ? key : "", src_bucket ? src_bucket : "",
-			src_key ? src_key : "",
-			rc == SC_EUSAGE ? "invalid bucket or key" : sc_strerror(rc));
-		return rc;
-	}
-	run_sync(s, op, &res);
-	op_release(s, op);
-	if (info)
-		*info = res.obj;
-	if (res.result < 0) {
-		set_msg(err, errlen, "%s", res.err);
-		return (int)res.result;
-	}
-	return 0;
+	snprintf(what, sizeof(what), "COPY from 's3://%s/%.400s'", src_bucket ? src_bucket : "",
+		 src_key ? src_key : "");
+	res = finish_sync(s, rc, op, bucket, key, what, "invalid bucket or key", info, err, errlen);
+	return res < 0 ? (int)res : 0;
 }
 
 struct list_ctx {

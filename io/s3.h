@@ -106,6 +106,16 @@ int sc_s3_location_parse(const char *s, struct sc_s3_loc *loc, char *err, size_t
  * buf. 0 or SC_ELIMIT when longer than SC_S3_KEY_MAX.
  */
 int sc_s3_location_key(const struct sc_s3_loc *loc, const char *name, char *buf, size_t n);
+/*
+ * The bucket and key of name under location s (loc, key[keylen]) and,
+ * where obj is not NULL, its display form "s3://BUCKET/KEY" (obj[objlen]).
+ * 0; as sc_s3_location_parse() where s is not a valid location; SC_ELIMIT
+ * when the key or the display form does not fit, err saying
+ * "WHAT 'S': key of 'NAME' too long" (what: "set", "node", ...).
+ */
+int sc_s3_location_object(const char *s, const char *what, const char *name,
+			  struct sc_s3_loc *loc, char *key, size_t keylen, char *obj,
+			  size_t objlen, char *err, size_t errlen);
 
 /* ---- configuration ---- */
 

@@ -368,12 +368,14 @@ static int open_source(struct sc_maint *s, const struct exec_node *en, uint32_t 
 }
 
 /*
- * Check that the size bytes of src have sh's SHA-256 (a local source
- * before it is uploaded). 0, SC_ECORRUPT, a read error, or -ENOMEM with
- * *fatal 1; why says which.
+ * Read sh's stored_bytes of src in chunks through buf, hash them and,
+ * where dst >= 0, write them to dst; then compare with sh's SHA-256.
+ * 0; a bad source (SC_ECORRUPT, -errno reading) with *fatal 0; a failure
+ * to hash (-ENOMEM, ...) or to write with *fatal 1. why says which.
  */
-static int check_source(int src, const struct sc_manifest_shard *sh, struct sc_buf *buf,
-			struct sc_maint_result *res, int *fatal, char *why, size_t whylen)
+static int hash_source(int src, int dst, const struct sc_manifest_shard *sh,
+		       struct sc_buf *buf, struct sc_maint_result *res, int *fatal, char *why,
+		       size_t whylen)
 {
 	struct sc_sha256 *h = NULL;
 	unsigned char md[32];
@@ -401,9 +403,12 @@ static int check_source(int src, const struct sc_manifest_shard *sh, struct sc_b
 		}
 		res->bytes_read += n;
 		rc = sc_sha256_update(h, buf->data, n);
+		if (!rc && dst >= 0)
+			rc = sc_write_all(dst, buf->data, n);
 		if (rc) {
 			*fatal = 1;
-			sc_fail(why, whylen, rc, "%s", sc_strerror(rc));
+			sc_fail(why, whylen, rc, "%s%s", dst >= 0 ? "write failed: " : "",
+				sc_strerror(rc));
 			goto out;
 		}
 		off += n;
@@ -436,7 +441,7 @@ static int upload_replica(struct sc_maint *s, int src, int checked, const char *
 
 	*dst_failed = 0;
 	if (!checked) {
-		rc = check_source(src, sh, buf, res, dst_failed, why, whylen);
+		rc = hash_source(src, -1, sh, buf, res, dst_failed, why, whylen);
 		if (rc)
 			return rc;
 	}
@@ -465,20 +470,9 @@ static int copy_replica(int src, int newdir, const char *base,
 			size_t whylen)
 {
 	char tmp[64];
-	unsigned char md[32];
-	struct sc_sha256 *h = NULL;
-	uint64_t off = 0;
 	int dst = -1, rc;
 
 	*dst_failed = 0;
-	rc = sc_sha256_new(&h);
-	if (!rc)
-		rc = sc_buf_reserve(buf, MAINT_COPY_CHUNK);
-	if (rc) {
-		*dst_failed = 1;
-		sc_fail(why, whylen, rc, "%s", sc_strerror(rc));
-		goto out;
-	}
 	snprintf(tmp, sizeof(tmp), ".%s.tmp", base);
 	unlinkat(newdir, tmp, 0);
 	dst = openat(newdir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -487,37 +481,9 @@ static int copy_replica(int src, int newdir, const char *base,
 		rc = sc_fail(why, whylen, -errno, "cannot create '%s': %s", tmp, strerror(errno));
 		goto out;
 	}
-	while (off < sh->stored_bytes) {
-		uint64_t left = sh->stored_bytes - off;
-		size_t n = left < MAINT_COPY_CHUNK ? (size_t)left : MAINT_COPY_CHUNK;
-
-		rc = sc_pread_all(src, buf->data, n, off);
-		if (rc) {
-			sc_fail(why, whylen, rc, "read error near offset %" PRIu64 ": %s", off,
-			     sc_strerror(rc));
-			goto out_unlink;
-		}
-		res->bytes_read += n;
-		rc = sc_sha256_update(h, buf->data, n);
-		if (!rc)
-			rc = sc_write_all(dst, buf->data, n);
-		if (rc) {
-			*dst_failed = 1;
-			sc_fail(why, whylen, rc, "write failed: %s", sc_strerror(rc));
-			goto out_unlink;
-		}
-		off += n;
-	}
-	rc = sc_sha256_final(h, md);
-	if (rc) {
-		*dst_failed = 1;
-		sc_fail(why, whylen, rc, "%s", sc_strerror(rc));
+	rc = hash_source(src, dst, sh, buf, res, dst_failed, why, whylen);
+	if (rc)
 		goto out_unlink;
-	}
-	if (memcmp(md, sh->sha256, 32)) {
-		rc = sc_fail(why, whylen, SC_ECORRUPT, "sha256 mismatch");
-		goto out_unlink;
-	}
 	if (fsync(dst)) {
 		*dst_failed = 1;
 		rc = sc_fail(why, whylen, -errno, "fsync failed: %s", strerror(errno));
@@ -539,7 +505,6 @@ out_unlink:
 out:
 	if (dst >= 0)
 		close(dst);
-	sc_sha256_free(h);
 	return rc;
 }
 

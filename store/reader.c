@@ -406,9 +406,9 @@ static int plan_prefetch(struct sc_reader *r, uint64_t from)
 
 /*
  * The stream has reached shard: ask for the whole shards it needs next
- * (this one and the next SC_S3NODE_PREFETCH_SHARDS of the plan; the
- * fetch thread takes that many at once, -EAGAIN says ask again at the
- * next frame) to be fetched in the background. Best effort: a prefetch that
+ * (this one and the next SC_S3NODE_PREFETCH_QUEUE of the plan; the
+ * fetch thread runs SC_S3NODE_PREFETCH_SHARDS of them at once, -EAGAIN
+ * says ask again at the next frame) to be fetched in the background. Best effort: a prefetch that
  * fails is fetched (or reported) again when its shard is opened.
  */
 static void prefetch_ahead(struct sc_reader *r, uint32_t shard)
@@ -420,7 +420,7 @@ static void prefetch_ahead(struct sc_reader *r, uint32_t shard)
 	if (p + 1 > r->plan_reached)
 		r->plan_reached = p + 1;
 	while (r->plan_next < r->nplan &&
-	       r->plan_next < r->plan_reached + SC_S3NODE_PREFETCH_SHARDS) {
+	       r->plan_next < r->plan_reached + SC_S3NODE_PREFETCH_QUEUE) {
 		uint32_t s = r->plan[r->plan_next];
 
 		if (sc_set_replica_prefetch(r->set, s, r->pref[s]) == -EAGAIN)

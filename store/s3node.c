@@ -42,6 +42,7 @@ enum pf_state { PF_QUEUED, PF_RUNNING, PF_DONE };
 /* A whole replica fetched ahead by the fetch thread (sc_s3node_prefetch). */
 struct pf_job {
 	struct pf_job *next;         /* the list, in the order asked for */
+	struct pf_job *fin_next;     /* the checker's queue (under pf_mu) */
 	uint64_t id;                 /* tag of its GETs: id << 24 | chunk */
 	enum pf_state state;         /* under pf_mu */
 	char *node, *name;           /* what (strdup'd) */
@@ -76,9 +77,17 @@ struct sc_s3node {
 	struct sc_s3 *pf_s3;         /* the thread's client */
 	struct sc_s3_done *pf_done_buf; /* [16] the thread's completions */
 	struct pf_job *pf_jobs;      /* queued, running and finished jobs */
+	/* the checker: a second thread that checks the SHA-256 of fetched
+	 * jobs and puts them in the cache, so that the fetch thread goes
+	 * straight back to the network (under pf_mu too) */
+	pthread_t pf_fin_thread;
+	pthread_cond_t pf_fin_cv;    /* a job to check, or stop */
+	struct pf_job *pf_fin_head, **pf_fin_tail;
+	int pf_fin_started;
 	uint32_t pf_waiting;         /* jobs queued or running */
 	uint32_t pf_held;            /* finished jobs not yet taken */
-	uint32_t pf_running;         /* jobs fetching */
+	uint32_t pf_running;         /* jobs fetching or being checked (holding memory) */
+	uint32_t pf_fetching;        /* jobs with GETs out (at most _PREFETCH_SHARDS) */
 	uint64_t pf_running_bytes;   /* their bytes */
 	uint64_t pf_next_id;
 	/* asynchronous ranges (sc_s3node_range_submit): a client of their own,
@@ -119,14 +128,8 @@ static int object_of(const char *node, const char *name, struct sc_s3_loc *loc,
 		     char *key, size_t keylen, char *obj, size_t objlen, char *err,
 		     size_t errlen)
 {
-	int rc = sc_s3_location_parse(node, loc, err, errlen);
-
-	if (rc)
-		return rc;
-	if (sc_s3_location_key(loc, name, key, keylen))
-		return sc_fail(err, errlen, SC_ELIMIT, "node '%s': key of '%s' too long", node, name);
-	snprintf(obj, objlen, "s3://%s/%s", loc->bucket, key);
-	return 0;
+	return sc_s3_location_object(node, "node", name, loc, key, keylen, obj, objlen, err,
+				     errlen);
 }
 
 int sc_s3node_open(int with_cache, struct sc_s3node **out, char *err, size_t errlen)
@@ -146,6 +149,8 @@ int sc_s3node_open(int with_cache, struct sc_s3node **out, char *err, size_t err
 	pthread_mutex_init(&n->pf_mu, NULL);
 	pthread_cond_init(&n->pf_work, NULL);
 	pthread_cond_init(&n->pf_done, NULL);
+	pthread_cond_init(&n->pf_fin_cv, NULL);
+	n->pf_fin_tail = &n->pf_fin_head;
 	rc = sc_s3_open(&c, &n->s3, err, errlen);
 	if (rc)
 		goto out_free;
@@ -207,6 +212,12 @@ void sc_s3node_close(struct sc_s3node *n)
 		pthread_mutex_unlock(&n->pf_mu);
 		pthread_join(n->pf_thread, NULL);
 	}
+	if (n->pf_fin_started) { /* jobs it has not checked are freed below */
+		pthread_mutex_lock(&n->pf_mu);
+		pthread_cond_signal(&n->pf_fin_cv);
+		pthread_mutex_unlock(&n->pf_mu);
+		pthread_join(n->pf_fin_thread, NULL);
+	}
 	/* GETs still running write into job buffers: cancelled first */
 	sc_s3_close(n->pf_s3);
 	sc_s3_close(n->rg_s3);
@@ -219,6 +230,7 @@ void sc_s3node_close(struct sc_s3node *n)
 	}
 	free(n->pf_done_buf);
 	pthread_cond_destroy(&n->pf_done);
+	pthread_cond_destroy(&n->pf_fin_cv);
 	pthread_cond_destroy(&n->pf_work);
 	pthread_mutex_destroy(&n->pf_mu);
 	sc_objcache_close(n->cache);
@@ -487,6 +499,7 @@ static void pf_finish(struct sc_s3node *n, struct pf_job *j)
 	n->pf_running--;
 	n->pf_running_bytes -= j->size;
 	n->pf_waiting--;
+	pthread_cond_signal(&n->pf_work); /* memory freed: the next may start */
 	j->state = PF_DONE;
 	n->pf_held++;
 	/* results nobody took (the reader went to another replica): the
@@ -563,6 +576,9 @@ static void pf_start(struct sc_s3node *n, struct pf_job *j)
 	if (j->chunks_left)
 		return; /* the rest when its GETs are reaped */
 out_finish:
+	pthread_mutex_lock(&n->pf_mu);
+	n->pf_fetching--;
+	pthread_mutex_unlock(&n->pf_mu);
 	pf_finish(n, j);
 }
 
@@ -588,13 +604,61 @@ static void pf_reaped(struct sc_s3node *n, const struct sc_s3_done *d)
 		j->rc = sc_fail(j->err, sizeof(j->err), SC_ECORRUPT, "object '%s': %" PRIu64
 			     " bytes stored, the manifest says %" PRIu64, j->obj, d->obj.size,
 			     j->size);
-	if (--j->chunks_left == 0)
+	if (--j->chunks_left)
+		return;
+	pthread_mutex_lock(&n->pf_mu);
+	n->pf_fetching--;
+	pthread_mutex_unlock(&n->pf_mu);
+	if (j->rc) {
+		pf_finish(n, j);
+		return;
+	}
+	if (!n->pf_fin_started) {
 		pf_complete(n, j);
+		return;
+	}
+	pthread_mutex_lock(&n->pf_mu);
+	j->fin_next = NULL;
+	*n->pf_fin_tail = j;
+	n->pf_fin_tail = &j->fin_next;
+	pthread_cond_signal(&n->pf_fin_cv);
+	pthread_mutex_unlock(&n->pf_mu);
 }
 
-/* Under pf_mu: the first queued job, if the byte budget lets it start. */
+/*
+ * The checker thread: jobs whose GETs are all back, in the order they
+ * came back; each is checked and cached (pf_complete) outside the lock.
+ * At close it stops without draining: what is left is freed with the
+ * job list.
+ */
+static void *pf_fin_main(void *arg)
+{
+	struct sc_s3node *n = arg;
+
+	pthread_mutex_lock(&n->pf_mu);
+	while (!n->pf_stop) {
+		struct pf_job *j = n->pf_fin_head;
+
+		if (!j) {
+			pthread_cond_wait(&n->pf_fin_cv, &n->pf_mu);
+			continue;
+		}
+		n->pf_fin_head = j->fin_next;
+		if (!n->pf_fin_head)
+			n->pf_fin_tail = &n->pf_fin_head;
+		pthread_mutex_unlock(&n->pf_mu);
+		pf_complete(n, j);
+		pthread_mutex_lock(&n->pf_mu);
+	}
+	pthread_mutex_unlock(&n->pf_mu);
+	return NULL;
+}
+
+/* Under pf_mu: the first queued job, if the limits let it start. */
 static struct pf_job *pf_next(struct sc_s3node *n)
 {
+	if (n->pf_fetching >= SC_S3NODE_PREFETCH_SHARDS)
+		return NULL;
 	for (struct pf_job *j = n->pf_jobs; j; j = j->next)
 		if (j->state == PF_QUEUED)
 			return !n->pf_running ||
@@ -615,13 +679,14 @@ static void *pf_main(void *arg)
 		if (j) {
 			j->state = PF_RUNNING;
 			n->pf_running++;
+			n->pf_fetching++;
 			n->pf_running_bytes += j->size;
 			pthread_mutex_unlock(&n->pf_mu);
 			pf_start(n, j);
 			pthread_mutex_lock(&n->pf_mu);
 			continue;
 		}
-		if (!n->pf_running) {
+		if (!n->pf_fetching) {
 			pthread_cond_wait(&n->pf_work, &n->pf_mu);
 			continue;
 		}
@@ -650,7 +715,7 @@ int sc_s3node_prefetch(struct sc_s3node *n, const char *node, const char *name,
 			rc = 0;
 			goto out_unlock;
 		}
-	if (n->pf_waiting >= SC_S3NODE_PREFETCH_SHARDS) {
+	if (n->pf_waiting >= SC_S3NODE_PREFETCH_QUEUE) {
 		rc = -EAGAIN;
 		goto out_unlock;
 	}
@@ -671,6 +736,8 @@ int sc_s3node_prefetch(struct sc_s3node *n, const char *node, const char *name,
 			goto out_unlock;
 		}
 		n->pf_started = 1;
+		/* without a checker the fetch thread checks jobs itself */
+		n->pf_fin_started = !pthread_create(&n->pf_fin_thread, NULL, pf_fin_main, n);
 		rc = 1;
 	}
 	j = calloc(1, sizeof(*j));

@@ -34,13 +34,14 @@
 #include "shard.h"
 
 /* Limits, all in one place. */
-#define SC_S3NODE_CHUNK          (2u << 20)  /* bytes of one ranged GET of a shard */
+#define SC_S3NODE_CHUNK          (8u << 20)  /* bytes of one ranged GET of a shard */
 #define SC_S3NODE_FETCH_TRIES    3           /* whole-shard fetches before a replica is bad */
 #define SC_S3NODE_FETCH_BACKOFF_MS 200       /* wait before the 2nd fetch, doubled after */
 #define SC_S3NODE_SHARD_MAX      (1ull << 30) /* bytes of a shard a reader fetches (memory) */
 #define SC_S3NODE_TAIL_BYTES     (64u << 10) /* bytes at a shard's end the first index GET reads */
 #define SC_S3NODE_INDEX_INFLIGHT 64          /* index GETs submitted at once (memory: x TAIL) */
-#define SC_S3NODE_PREFETCH_SHARDS 8          /* whole shards queued or being fetched ahead */
+#define SC_S3NODE_PREFETCH_SHARDS 8          /* whole shards being fetched ahead at once */
+#define SC_S3NODE_PREFETCH_QUEUE 32          /* shards asked for ahead and not yet fetched */
 #define SC_S3NODE_PREFETCH_BYTES (256ull << 20) /* bytes of shards being fetched ahead (memory) */
 #define SC_S3NODE_PREFETCH_HELD  8           /* fetched-ahead shards held outside the cache */
 #define SC_S3NODE_PREFETCH_POLL_MS 5         /* how soon the fetch thread sees a new request */
@@ -112,12 +113,13 @@ int sc_s3node_fetch(struct sc_s3node *n, const char *node, const char *name,
  * SHA-256 sha256) for the handle's fetch thread (started on first use,
  * with a client of its own), which runs up to SC_S3NODE_PREFETCH_SHARDS
  * such fetches at once (at most SC_S3NODE_PREFETCH_BYTES of them in
- * memory, in the order asked for), checks each one's SHA-256 and puts it
- * in the cache. sc_s3node_fetch() of the same replica then waits for it
+ * memory, in the order asked for); a second thread checks each one's
+ * SHA-256 and puts it in the cache, so that the network never waits for
+ * the checks. sc_s3node_fetch() of the same replica then waits for it
  * instead of fetching it again. Nothing is reported here: a failed
  * prefetch is found (and retried, or reported) by sc_s3node_fetch().
  * 1 queued, 0 already queued or too large to prefetch, -EAGAIN when
- * SC_S3NODE_PREFETCH_SHARDS are queued already (ask again later), other
+ * SC_S3NODE_PREFETCH_QUEUE are waiting already (ask again later), other
  * negative when the thread cannot start.
  */
 int sc_s3node_prefetch(struct sc_s3node *n, const char *node, const char *name,

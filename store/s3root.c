@@ -19,17 +19,8 @@ int sc_s3root_object(const char *root, const char *name, struct sc_s3_loc *loc,
 		     char *key, size_t keylen, char *obj, size_t objlen, char *err,
 		     size_t errlen)
 {
-	int rc = sc_s3_location_parse(root, loc, err, errlen);
-
-	if (rc)
-		return rc;
-	if (sc_s3_location_key(loc, name, key, keylen))
-		return sc_fail(err, errlen, SC_ELIMIT, "set '%s': key of '%s' too long", root,
-			    name);
-	if (obj && (size_t)snprintf(obj, objlen, "s3://%s/%s", loc->bucket, key) >= objlen)
-		return sc_fail(err, errlen, SC_ELIMIT, "set '%s': name of '%s' too long", root,
-			    name);
-	return 0;
+	return sc_s3_location_object(root, "set", name, loc, key, keylen, obj, objlen, err,
+				     errlen);
 }
 
 /* A client configured from the environment. */

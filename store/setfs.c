@@ -1019,6 +1019,83 @@ static void cache_remove(struct sc_setfs *fs, struct entry *e)
 	pthread_cond_broadcast(&fs->changed);
 }
 
+/* Append e (its qnext NULL) to the queue head/tail; under fs->lock. */
+static void queue_push(struct entry **head, struct entry **tail, struct entry *e)
+{
+	if (*tail)
+		(*tail)->qnext = e;
+	else
+		*head = e;
+	*tail = e;
+}
+
+/*
+ * Take up to max frames off the front of the queue head/tail, under
+ * fs->lock: the list of them, in order, with *took their number.
+ */
+static struct entry *queue_take(struct entry **head, struct entry **tail, uint32_t max,
+				uint32_t *took)
+{
+	struct entry *batch = NULL, **last = &batch;
+
+	*took = 0;
+	while (*head && *took < max) {
+		struct entry *e = *head;
+
+		*head = e->qnext;
+		e->qnext = NULL;
+		*last = e;
+		last = &e->qnext;
+		(*took)++;
+	}
+	if (!*head)
+		*tail = NULL;
+	return batch;
+}
+
+/* At close: drop every frame of the queue head/tail from the cache; under fs->lock. */
+static void queue_drop(struct sc_setfs *fs, struct entry **head, struct entry **tail)
+{
+	while (*head) {
+		struct entry *e = *head;
+
+		*head = e->qnext;
+		cache_remove(fs, e);
+	}
+	*tail = NULL;
+}
+
+/*
+ * Start each frame of a list from queue_take() with start (which calls
+ * prefetch_fail() itself where it fails); not under fs->lock. Returns how
+ * many started.
+ */
+static uint32_t batch_start(struct sc_setfs *fs, struct entry *batch,
+			    int (*start)(struct sc_setfs *, struct entry *))
+{
+	uint32_t n = 0;
+
+	while (batch) {
+		struct entry *e = batch;
+
+		batch = e->qnext;
+		e->qnext = NULL;
+		if (!start(fs, e))
+			n++;
+	}
+	return n;
+}
+
+/* A frame read or fetched goes to the decode threads. */
+static void decq_push(struct sc_setfs *fs, struct entry *e)
+{
+	pthread_mutex_lock(&fs->lock);
+	queue_push(&fs->decq_head, &fs->decq_tail, e);
+	pthread_cond_signal(&fs->dec_cv);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+
 /*
  * Evict unpinned READY entries, least recently used first, until `need`
  * more bytes (and one more entry) fit. 1 when they do.
@@ -1142,19 +1219,11 @@ static uint32_t prefetch(struct sc_setfs *fs, uint64_t s, uint32_t from, uint32_
 		e->s3 = replica_s3(fs, s, e->replica);
 		if (e->s3) {
 			/* fetched with ranged GETs by the S3 thread */
-			if (fs->s3q_tail)
-				fs->s3q_tail->qnext = e;
-			else
-				fs->s3q_head = e;
-			fs->s3q_tail = e;
+			queue_push(&fs->s3q_head, &fs->s3q_tail, e);
 			queued |= 2;
 			continue;
 		}
-		if (fs->ioq_tail)
-			fs->ioq_tail->qnext = e;
-		else
-			fs->ioq_head = e;
-		fs->ioq_tail = e;
+		queue_push(&fs->ioq_head, &fs->ioq_tail, e);
 		queued |= 1;
 	}
 	if (queued & 1)
@@ -1239,44 +1308,21 @@ static void *io_main(void *arg)
 
 	pthread_mutex_lock(&fs->lock);
 	for (;;) {
-		struct entry *batch = NULL, **tail = &batch;
-		uint32_t room, took = 0;
+		struct entry *batch;
+		uint32_t room, took;
 		int n;
 
 		while (!fs->stopping && !fs->ioq_head && !inflight)
 			pthread_cond_wait(&fs->io_cv, &fs->lock);
 		if (fs->stopping) {
-			while (fs->ioq_head) {
-				struct entry *e = fs->ioq_head;
-
-				fs->ioq_head = e->qnext;
-				cache_remove(fs, e);
-			}
-			fs->ioq_tail = NULL;
+			queue_drop(fs, &fs->ioq_head, &fs->ioq_tail);
 			if (!inflight)
 				break;
 		}
 		room = sc_aio_room(fs->aio);
-		while (fs->ioq_head && took < room) {
-			struct entry *e = fs->ioq_head;
-
-			fs->ioq_head = e->qnext;
-			e->qnext = NULL;
-			*tail = e;
-			tail = &e->qnext;
-			took++;
-		}
-		if (!fs->ioq_head)
-			fs->ioq_tail = NULL;
+		batch = queue_take(&fs->ioq_head, &fs->ioq_tail, room, &took);
 		pthread_mutex_unlock(&fs->lock);
-		while (batch) {
-			struct entry *e = batch;
-
-			batch = e->qnext;
-			e->qnext = NULL;
-			if (!io_start(fs, e))
-				inflight++;
-		}
+		inflight += batch_start(fs, batch, io_start);
 		if (took)
 			sc_aio_submit(fs->aio);
 		n = inflight ? sc_aio_reap(fs->aio, done, REAP_BATCH, !took) : 0;
@@ -1299,14 +1345,7 @@ static void *io_main(void *arg)
 				prefetch_fail(fs, e, why);
 				continue;
 			}
-			pthread_mutex_lock(&fs->lock);
-			if (fs->decq_tail)
-				fs->decq_tail->qnext = e;
-			else
-				fs->decq_head = e;
-			fs->decq_tail = e;
-			pthread_cond_signal(&fs->dec_cv);
-			pthread_mutex_unlock(&fs->lock);
+			decq_push(fs, e);
 		}
 		sc_aio_get_stats(fs->aio, &as);
 		pthread_mutex_lock(&fs->lock);
@@ -1355,42 +1394,20 @@ static void *s3io_main(void *arg)
 
 	pthread_mutex_lock(&fs->lock);
 	for (;;) {
-		struct entry *batch = NULL, **tail = &batch;
-		uint32_t took = 0;
+		struct entry *batch;
+		uint32_t took;
 		int n;
 
 		while (!fs->stopping && !fs->s3q_head && !inflight)
 			pthread_cond_wait(&fs->s3q_cv, &fs->lock);
 		if (fs->stopping) {
-			while (fs->s3q_head) {
-				struct entry *e = fs->s3q_head;
-
-				fs->s3q_head = e->qnext;
-				cache_remove(fs, e);
-			}
-			fs->s3q_tail = NULL;
+			queue_drop(fs, &fs->s3q_head, &fs->s3q_tail);
 			break;
 		}
-		while (fs->s3q_head && inflight + took < SC_SETFS_S3_INFLIGHT) {
-			struct entry *e = fs->s3q_head;
-
-			fs->s3q_head = e->qnext;
-			e->qnext = NULL;
-			*tail = e;
-			tail = &e->qnext;
-			took++;
-		}
-		if (!fs->s3q_head)
-			fs->s3q_tail = NULL;
+		batch = queue_take(&fs->s3q_head, &fs->s3q_tail, SC_SETFS_S3_INFLIGHT - inflight,
+				   &took);
 		pthread_mutex_unlock(&fs->lock);
-		while (batch) {
-			struct entry *e = batch;
-
-			batch = e->qnext;
-			e->qnext = NULL;
-			if (!s3_start(fs, e))
-				inflight++;
-		}
+		inflight += batch_start(fs, batch, s3_start);
 		/* a short wait while GETs are out, so frames queued meanwhile start soon */
 		n = inflight ? sc_s3node_range_reap(fs->s3_io, done, REAP_BATCH,
 						   took ? 0 : SC_SETFS_S3_POLL_MS) : 0;
@@ -1403,14 +1420,7 @@ static void *s3io_main(void *arg)
 				continue;
 			}
 			e->cached = done[i].cached;
-			pthread_mutex_lock(&fs->lock);
-			if (fs->decq_tail)
-				fs->decq_tail->qnext = e;
-			else
-				fs->decq_head = e;
-			fs->decq_tail = e;
-			pthread_cond_signal(&fs->dec_cv);
-			pthread_mutex_unlock(&fs->lock);
+			decq_push(fs, e);
 		}
 		pthread_mutex_lock(&fs->lock);
 	}

@@ -1,5 +1,8 @@
 # Helpers sourced by the Ceph tests (tests/ceph/t_*.sh, z_*.sh).
 set -eu
+# Object keys: each test keeps its objects under a prefix of its own
+# (P=...); SC_S3_TEST_PREFIX (SC_ROOT_S3_PREFIX, the whole prefix, for
+# t_root_s3.sh) sets its first part, for a cluster that others share.
 die() { echo "FAIL: $*" >&2; exit 1; }
 
 # rgw_pid : the PID of the cluster's radosgw (from its pid file)

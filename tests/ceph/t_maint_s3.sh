@@ -8,7 +8,7 @@
 # no object of an older generation left behind.
 . "$TESTS_DIR/lib.sh"
 B=$SC_S3_BUCKET
-P=h1-maint$$
+P=${SC_S3_TEST_PREFIX:-h1}-maint$$
 S3="s3://$B/$P"
 # list_keys PREFIX : the keys under PREFIX, one a line (ListObjectsV2, one
 # page); fails (say `keys=$(list_keys P) || die`) when the listing does

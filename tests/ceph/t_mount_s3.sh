@@ -12,21 +12,12 @@
 . "$TESTS_DIR/lib.sh"
 SC=$SHARDCTL
 B=$SC_S3_BUCKET
-P=h3-mnt$$
+P=${SC_S3_TEST_PREFIX:-h3}-mnt$$
 
-skip() { echo "SKIP: $*"; exit 77; }
-[ -e /dev/fuse ] || skip "no /dev/fuse: the fuse kernel module is not loaded, or this container has no FUSE device"
-[ "$(id -u)" = 0 ] || command -v fusermount3 > /dev/null ||
-	skip "not root and no fusermount3 (install fuse3)"
+. "$REPO_DIR/tests/cli/mount_lib.sh"
 
-here=$(pwd -P)
-mounts=""
 cleanup() {
-	for m in $mounts; do
-		if grep -q " $here/$m fuse.shardctl " /proc/mounts; then
-			"$SC" umount "$m" 2> /dev/null || "$SC" umount --lazy "$m" 2> /dev/null || true
-		fi
-	done
+	umount_all
 	# the objects of this test (a "/" in the query would need encoding for SigV4)
 	for p in $(s3curl "$AWS_ENDPOINT_URL/$B?list-type=2&prefix=$P" 2> /dev/null |
 		grep -o "<Key>$P/[^<]*</Key>" | sed 's/<Key>\(.*\)<\/Key>/\1/'); do
@@ -34,15 +25,8 @@ cleanup() {
 	done
 }
 trap cleanup EXIT
-mounted() { grep -q " $here/$1 fuse.shardctl " /proc/mounts; }
 # mount_ok SET DIR [options]: mount SET at DIR (made empty here), logging to DIR.log
-mount_ok() {
-	set_=$1 d=$2; shift 2
-	mkdir -p "$d"
-	mounts="$mounts $d"
-	"$SC" mount "$set_" "$d" --log "$here/$d.log" "$@" || die "mount of $set_ at $d failed"
-	mounted "$d" || die "mount at $d returned 0 but is not in /proc/mounts"
-}
+mount_ok() { mount_at "$@"; }
 umount_ok() {
 	"$SC" umount "$1" || die "umount $1 failed"
 	! mounted "$1" || die "$1 still mounted after umount"
@@ -85,43 +69,6 @@ open(p, "wb").write(b)
 PY
 }
 
-# random preads over the shard files of a mount against the bytes of cat
-cat > pread_check.py <<'PY'
-import json, os, random, sys, threading
-root, mnt, ref, seed, n, nthreads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
-m = json.load(open(root + "/manifest.json"))
-data = open(ref, "rb").read()
-files, pos = [], 0
-for i, s in enumerate(m["shards"]):
-    files.append(("%s/shard-%06d.jsonl" % (mnt, i), pos, s["raw_bytes"]))
-    pos += s["raw_bytes"]
-assert pos == len(data), (pos, len(data))
-errors = []
-def run(k):
-    rnd = random.Random(seed * 100 + k)
-    try:
-        for _ in range(n):
-            path, start, size = files[rnd.randrange(len(files))]
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                off = rnd.randrange(size + 100)
-                ln = rnd.choice([1, 100, 4096, 65536, 300000, rnd.randrange(1 << 20)])
-                got = os.pread(fd, ln, off)
-            finally:
-                os.close(fd)
-            want = data[start + off:start + min(off + ln, size)] if off < size else b""
-            if got != want:
-                errors.append("%s: pread(%d, %d): %d bytes that differ" % (path, off, ln, len(got)))
-                return
-    except Exception as e:
-        errors.append(repr(e))
-ts = [threading.Thread(target=run, args=(k,)) for k in range(nthreads)]
-for t in ts: t.start()
-for t in ts: t.join()
-if errors:
-    sys.exit("FAIL: " + "; ".join(errors[:5]))
-PY
-
 make_jsonl in.jsonl 60000
 
 # ---- all replicas on S3 nodes
@@ -146,7 +93,7 @@ mounted m1 || die "mount returned 0 but m1 is not mounted"
 
 # cold: the files are cat, random reads are right, the cache directory fills
 cat m1/*.jsonl | cmp - all.jsonl || die "cat m1/*.jsonl differs from shardctl cat (cold cache)"
-python3 pread_check.py s3.set m1 all.jsonl 1 200 4 || die "random preads of the S3 mount (cold)"
+pread_check s3.set m1 all.jsonl 1 200 4 reopen || die "random preads of the S3 mount (cold)"
 umount_ok m1
 [ -n "$(find cache1/v1 -type f)" ] || die "nothing in the cache directory"
 gets=$(gets_of m1)
@@ -163,7 +110,7 @@ min_shard=$(python3 -c 'import json; print(min(s["stored_bytes"] for s in json.l
 # warm: a second mount on the same cache directory reads without a GET
 mount_ok s3.set m2 --cache-dir cache1
 cat m2/*.jsonl | cmp - all.jsonl || die "cat m2/*.jsonl differs (warm cache)"
-python3 pread_check.py s3.set m2 all.jsonl 2 100 2 || die "random preads of the S3 mount (warm)"
+pread_check s3.set m2 all.jsonl 2 100 2 reopen || die "random preads of the S3 mount (warm)"
 umount_ok m2
 [ "$(gets_of m2)" = 0 ] || die "the warm mount fetched frames: $(summary m2)"
 [ "$(cached_of m2)" -gt 0 ] || die "the warm mount found nothing in the cache: $(summary m2)"
@@ -183,7 +130,7 @@ bad0=$(obj_url s3.set 0 0)
 bad0=s3://$B/${bad0#"$AWS_ENDPOINT_URL/$B/"}
 mount_ok s3.set m4 --cache-dir cache4
 cat m4/*.jsonl | cmp - all.jsonl || die "cat differs with a corrupt S3 replica"
-python3 pread_check.py s3.set m4 all.jsonl 4 100 2 || die "random preads with a corrupt S3 replica"
+pread_check s3.set m4 all.jsonl 4 100 2 reopen || die "random preads with a corrupt S3 replica"
 umount_ok m4
 grep -q "warning: shard-000000.jsonl: frame 0: object '$bad0'.*fetched 3 times); trying another replica" m4.log ||
 	{ cat m4.log; die "the corrupt object, its retries and the failover are not logged"; }
@@ -226,7 +173,7 @@ print(a[0] if a else -1, b[0] if b else -1)')"
 [ "$s_s3" -ge 0 ] && [ "$s_loc" -ge 0 ] || die "no shard with replicas on both kinds of node ($s_s3, $s_loc)"
 mount_ok mix.set m6 --cache-dir cache6
 cat m6/*.jsonl | cmp - all.jsonl || die "cat of the mixed mount differs"
-python3 pread_check.py mix.set m6 all.jsonl 6 150 3 || die "random preads of the mixed mount"
+pread_check mix.set m6 all.jsonl 6 150 3 reopen || die "random preads of the mixed mount"
 umount_ok m6
 [ "$(gets_of m6)" -gt 0 ] || die "the mixed mount fetched nothing from S3: $(summary m6)"
 corrupt_obj mix.set "$s_s3" 0

@@ -6,7 +6,7 @@
 # finding both, and clear refusals for what is not supported yet.
 . "$TESTS_DIR/lib.sh"
 B=$SC_S3_BUCKET
-P=setst$$
+P=${SC_S3_TEST_PREFIX:+$SC_S3_TEST_PREFIX-}setst$$
 make_jsonl in.jsonl 40000
 
 "$SHARDCTL" ingest --quiet --out local.set --node l0 --node l1 --replicas 2 --frame-size 64K --shard-size 256K in.jsonl

@@ -7,35 +7,17 @@
 # why; umount leaves nothing behind. Skips (exit 77) where FUSE cannot be
 # used, saying why.
 . "$TESTS_DIR/lib.sh"
+. "$TESTS_DIR/mount_lib.sh"
 
-skip() { echo "SKIP: $*"; exit 77; }
-
-[ -e /dev/fuse ] || skip "no /dev/fuse: the fuse kernel module is not loaded, or this container has no FUSE device"
-[ "$(id -u)" = 0 ] || command -v fusermount3 > /dev/null ||
-	skip "not root and no fusermount3 (install fuse3)"
-
-here=$(pwd -P)   # as /proc/mounts shows it (symbolic links resolved)
 # every mount made here is undone, whatever happens
-mounts=""
 fgpid=""
 cleanup() {
-	for m in $mounts; do
-		if grep -q " $here/$m fuse.shardctl " /proc/mounts; then
-			"$SC" umount "$m" 2> /dev/null || "$SC" umount --lazy "$m" 2> /dev/null || true
-		fi
-	done
+	umount_all
 	[ -z "$fgpid" ] || kill "$fgpid" 2> /dev/null || true
 }
 trap cleanup EXIT
-mounted() { grep -q " $here/$1 fuse.shardctl " /proc/mounts; }
 # mount_ok DIR [options]: mount the set "set" at DIR (made empty here)
-mount_ok() {
-	d=$1; shift
-	mkdir -p "$d"
-	mounts="$mounts $d"
-	"$SC" mount set "$d" --log "$here/$d.log" "$@" || die "mount at $d failed"
-	mounted "$d" || die "mount at $d returned 0 but is not in /proc/mounts"
-}
+mount_ok() { mount_at set "$@"; }
 umount_ok() {
 	"$SC" umount "$1" || die "umount $1 failed"
 	! mounted "$1" || die "$1 still mounted after umount"
@@ -74,47 +56,10 @@ grep -q "allow_other" mline && die "allow_other without --allow-other: $(cat mli
 grep -q "^$here/set " mline || die "the source is not the set: $(cat mline)"
 
 # ---- random reads first, on a fresh mount (nothing in the page cache) ----
-cat > pread_check.py <<'PY'
-# random preads over every file of the mount against the bytes of `cat`
-import json, os, random, sys, threading
-mnt, seed, n, nthreads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-m = json.load(open("set/manifest.json"))
-data = open("all.jsonl", "rb").read()
-files, pos = [], 0
-for i, s in enumerate(m["shards"]):
-    files.append(("%s/shard-%06d.jsonl" % (mnt, i), pos, s["raw_bytes"]))
-    pos += s["raw_bytes"]
-assert pos == len(data), (pos, len(data))
-errors = []
-def run(k):
-    rnd = random.Random(seed * 100 + k)
-    fds = {}
-    try:
-        for _ in range(n):
-            path, start, size = files[rnd.randrange(len(files))]
-            fd = fds.get(path) or fds.setdefault(path, os.open(path, os.O_RDONLY))
-            off = rnd.randrange(size + 100)
-            ln = rnd.choice([1, 7, 100, 4095, 4096, 65536, 200000, rnd.randrange(300000)])
-            got = os.pread(fd, ln, off)
-            want = data[start + off:start + min(off + ln, size)] if off < size else b""
-            if got != want:
-                errors.append("%s: pread(%d, %d): %d bytes, %s" % (path, off, ln, len(got), "differ"))
-                return
-    except Exception as e:
-        errors.append(repr(e))
-    finally:
-        for fd in fds.values():
-            os.close(fd)
-ts = [threading.Thread(target=run, args=(k,)) for k in range(nthreads)]
-for t in ts: t.start()
-for t in ts: t.join()
-if errors:
-    sys.exit("FAIL: " + "; ".join(errors[:5]))
-PY
-python3 pread_check.py m1 1 400 1
+pread_check set m1 all.jsonl 1 400 1
 # a small cache on a second mount, many threads: frames evicted under load
 mount_ok m2 --cache-size 64K --prefetch 16K
-python3 pread_check.py m2 2 300 6
+pread_check set m2 all.jsonl 2 300 6
 
 # ---- the files: names, sizes, contents ----
 ls m1 > names

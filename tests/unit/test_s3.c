@@ -43,15 +43,13 @@
 #include "sc_base.h"
 #include "s3.h"
 #include "s3_wire.h"
+#include "fake_s3.h"
 #include "test_util.h"
 
 #define EX_AK "AKIAIOSFODNN7EXAMPLE"
 #define EX_SK "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 #define EX_DATE "20130524T000000Z"
 #define EX_HOST "examplebucket.s3.amazonaws.com"
-
-#define FAKE_AK "AKIDFAKE"
-#define FAKE_SK "fake/secret+key"
 
 static double mono_s(void)
 {
@@ -732,99 +730,24 @@ static void test_config_env(void **state)
 
 /* ---- against the fake server ---- */
 
-static pid_t fake_pid = -1;
-static int fake_stdin = -1;
-static int fake_port;
-static char fake_dir[256];
-static const char *fake_skip; /* why the server tests skip, or NULL */
-
-static int fake_start(void)
-{
-	char script[1024], portfile[512];
-	const char *here = __FILE__;
-	const char *slash = strrchr(here, '/');
-	int pfd[2];
-
-	snprintf(script, sizeof(script), "%.*s/fake_s3.py", slash ? (int)(slash - here) : 1,
-		 slash ? here : ".");
-	if (access(script, R_OK) != 0) {
-		fake_skip = "tests/unit/fake_s3.py not found (run from the repository root)";
-		return 0;
-	}
-	if (system("python3 -c 'import http.server' >/dev/null 2>&1") != 0) {
-		fake_skip = "python3 cannot be run";
-		return 0;
-	}
-	snprintf(fake_dir, sizeof(fake_dir), "%s/sc-s3-test.XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(fake_dir))
-		return -1;
-	snprintf(portfile, sizeof(portfile), "%s/port", fake_dir);
-	if (pipe(pfd))
-		return -1;
-	fake_pid = fork();
-	if (fake_pid < 0)
-		return -1;
-	if (fake_pid == 0) {
-		dup2(pfd[0], 0);
-		close(pfd[0]);
-		close(pfd[1]);
-		execlp("python3", "python3", script, "--port-file", portfile, "--lifetime", "300",
-		       (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[0]);
-	fake_stdin = pfd[1];
-	for (int i = 0; i < 200; i++) { /* up to 20 s on a loaded machine */
-		FILE *f = fopen(portfile, "r");
-
-		if (f) {
-			int ok = fscanf(f, "%d", &fake_port) == 1;
-
-			fclose(f);
-			unlink(portfile);
-			if (ok)
-				return 0;
-		}
-		usleep(100000);
-	}
-	fake_skip = "fake_s3.py did not start";
-	return 0;
-}
+static struct fake_s3 fake = FAKE_S3_INIT;
 
 static int group_setup(void **state)
 {
 	(void)state;
 	signal(SIGPIPE, SIG_IGN);
 	clear_aws_env();
-	return fake_start();
+	return fake_s3_start(&fake, "sc-s3-test");
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	if (fake_stdin >= 0)
-		close(fake_stdin); /* the server exits when its stdin closes */
-	if (fake_pid > 0) {
-		int st;
-
-		for (int i = 0; i < 50 && waitpid(fake_pid, &st, WNOHANG) == 0; i++)
-			usleep(100000);
-		kill(fake_pid, SIGKILL);
-		waitpid(fake_pid, &st, 0);
-	}
-	if (fake_dir[0])
-		rmdir(fake_dir);
+	fake_s3_stop(&fake);
 	return 0;
 }
 
-#define NEED_FAKE()                                                            \
-	do {                                                                   \
-		if (fake_skip) {                                               \
-			fprintf(stderr, "SKIP: %s\n", fake_skip);              \
-			skip();                                                \
-		}                                                              \
-	} while (0)
+#define NEED_FAKE() FAKE_S3_NEED(&fake)
 
 static struct sc_s3 *fake_open(uint32_t inflight, uint32_t retries, const char *secret)
 {
@@ -833,9 +756,9 @@ static struct sc_s3 *fake_open(uint32_t inflight, uint32_t retries, const char *
 	char err[256];
 
 	sc_s3_config_init(&c);
-	snprintf(c.endpoint, sizeof(c.endpoint), "http://127.0.0.1:%d", fake_port);
-	snprintf(c.access_key, sizeof(c.access_key), "%s", FAKE_AK);
-	snprintf(c.secret_key, sizeof(c.secret_key), "%s", secret ? secret : FAKE_SK);
+	snprintf(c.endpoint, sizeof(c.endpoint), "http://127.0.0.1:%d", fake.port);
+	snprintf(c.access_key, sizeof(c.access_key), "%s", FAKE_S3_AK);
+	snprintf(c.secret_key, sizeof(c.secret_key), "%s", secret ? secret : FAKE_S3_SK);
 	c.inflight_max = inflight;
 	c.retries_max = retries;
 	c.backoff_base_ms = 10;
@@ -857,7 +780,7 @@ static long fake_stat(const char *name)
 	snprintf(cmd, sizeof(cmd),
 		 "python3 -c 'import json,urllib.request;"
 		 "print(json.load(urllib.request.urlopen(\"http://127.0.0.1:%d/_stats\"))[\"%s\"])'",
-		 fake_port, name);
+		 fake.port, name);
 	p = popen(cmd, "r");
 	if (!p)
 		return -1;
@@ -1035,9 +958,9 @@ static void test_fake_timeouts(void **state)
 	NEED_FAKE();
 	/* a stalled body: the low-speed limit ends each attempt after 1 s */
 	sc_s3_config_init(&c);
-	snprintf(c.endpoint, sizeof(c.endpoint), "http://127.0.0.1:%d", fake_port);
-	snprintf(c.access_key, sizeof(c.access_key), FAKE_AK);
-	snprintf(c.secret_key, sizeof(c.secret_key), FAKE_SK);
+	snprintf(c.endpoint, sizeof(c.endpoint), "http://127.0.0.1:%d", fake.port);
+	snprintf(c.access_key, sizeof(c.access_key), FAKE_S3_AK);
+	snprintf(c.secret_key, sizeof(c.secret_key), FAKE_S3_SK);
 	c.retries_max = 1;
 	c.backoff_base_ms = 10;
 	c.backoff_max_ms = 20;
@@ -1075,8 +998,8 @@ static void test_fake_timeouts(void **state)
 	close(fd);
 	sc_s3_config_init(&c);
 	snprintf(c.endpoint, sizeof(c.endpoint), "http://127.0.0.1:%u", ntohs(a.sin_port));
-	snprintf(c.access_key, sizeof(c.access_key), FAKE_AK);
-	snprintf(c.secret_key, sizeof(c.secret_key), FAKE_SK);
+	snprintf(c.access_key, sizeof(c.access_key), FAKE_S3_AK);
+	snprintf(c.secret_key, sizeof(c.secret_key), FAKE_S3_SK);
 	c.retries_max = 3;
 	c.backoff_base_ms = 10;
 	c.backoff_max_ms = 40;
@@ -1191,7 +1114,7 @@ static void test_fake_multipart(void **state)
 	assert_int_equal(n, len);
 	assert_memory_equal(got, data, len);
 	/* from a file range (streamed, UNSIGNED-PAYLOAD), starting at an offset */
-	snprintf(path, sizeof(path), "%s/body", fake_dir);
+	snprintf(path, sizeof(path), "%s/body", fake.dir);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "pad", 3), 3);

@@ -27,6 +27,7 @@
 
 #include <cmocka.h>
 
+#include "fake_s3.h"
 #include "manifest.h"
 #include "normalize.h"
 #include "s3root.h"
@@ -89,92 +90,27 @@ static void test_object_keys(void **state)
 
 /* ---- against fake_s3.py ---- */
 
-static pid_t fake_pid = -1;
-static int fake_stdin = -1;
-static const char *fake_skip;
+static struct fake_s3 fake = FAKE_S3_INIT;
 
 static int group_setup(void **state)
 {
-	char script[1024], dir[256], portfile[300], url[64];
-	const char *here = __FILE__, *slash = strrchr(here, '/');
-	int pfd[2], port = 0;
-
 	(void)state;
 	signal(SIGPIPE, SIG_IGN);
-	snprintf(script, sizeof(script), "%.*s/fake_s3.py", slash ? (int)(slash - here) : 1,
-		 slash ? here : ".");
-	if (access(script, R_OK) || system("python3 -c 'import http.server' >/dev/null 2>&1")) {
-		fake_skip = "tests/unit/fake_s3.py or python3 not available";
-		return 0;
-	}
-	snprintf(dir, sizeof(dir), "%s/sc-s3root-test.XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(dir) || pipe(pfd))
+	if (fake_s3_start(&fake, "sc-s3root-test"))
 		return -1;
-	snprintf(portfile, sizeof(portfile), "%s/port", dir);
-	fake_pid = fork();
-	if (fake_pid < 0)
-		return -1;
-	if (fake_pid == 0) {
-		dup2(pfd[0], 0);
-		close(pfd[0]);
-		close(pfd[1]);
-		execlp("python3", "python3", script, "--port-file", portfile, "--lifetime", "300",
-		       (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[0]);
-	fake_stdin = pfd[1];
-	for (int i = 0; i < 200 && !port; i++) { /* up to 20 s on a loaded machine */
-		FILE *f = fopen(portfile, "r");
-
-		if (f) {
-			if (fscanf(f, "%d", &port) != 1)
-				port = 0;
-			fclose(f);
-		}
-		if (!port)
-			usleep(100000);
-	}
-	unlink(portfile);
-	rmdir(dir);
-	if (!port) {
-		fake_skip = "fake_s3.py did not start";
-		return 0;
-	}
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
-	unsetenv("AWS_SESSION_TOKEN");
-	unsetenv("AWS_ENDPOINT_URL");
-	unsetenv("AWS_CA_BUNDLE");
-	setenv("AWS_ENDPOINT_URL_S3", url, 1);
-	setenv("AWS_ACCESS_KEY_ID", "AKIDFAKE", 1);
-	setenv("AWS_SECRET_ACCESS_KEY", "fake/secret+key", 1);
-	setenv("AWS_REGION", "us-east-1", 1);
+	if (!fake.skip)
+		fake_s3_env(&fake);
 	return 0;
 }
 
 static int group_teardown(void **state)
 {
-	int st;
-
 	(void)state;
-	if (fake_pid > 0) {
-		close(fake_stdin); /* the server exits when its stdin closes */
-		for (int i = 0; i < 50 && waitpid(fake_pid, &st, WNOHANG) == 0; i++)
-			usleep(100000);
-		kill(fake_pid, SIGKILL);
-		waitpid(fake_pid, &st, 0);
-	}
+	fake_s3_stop(&fake);
 	return 0;
 }
 
-#define NEED_FAKE()                                                            \
-	do {                                                                   \
-		if (fake_skip) {                                               \
-			fprintf(stderr, "SKIP: %s\n", fake_skip);              \
-			skip();                                                \
-		}                                                              \
-	} while (0)
+#define NEED_FAKE() FAKE_S3_NEED(&fake)
 
 static void test_read_write(void **state)
 {
