@@ -10,6 +10,7 @@
 #ifndef SC_CMD_H
 #define SC_CMD_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -114,5 +115,9 @@ int cmd_s3_refuse_root(const char *root, const char *cmd);
 
 /* Print "shardctl: <msg>" to stderr. */
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* cmd_error with a va_list */
+void cmd_verror(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+/* A monotonic clock in seconds, for durations. */
+double cmd_now_s(void);
 
 #endif

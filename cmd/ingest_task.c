@@ -60,14 +60,6 @@ static void on_message(void *ctx, const char *msg)
 		fprintf(stderr, "shardctl: %s\n", msg);
 }
 
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 int cmd_ingest_task(int argc, char **argv)
 {
 	struct task_ui ui = { 0 };
@@ -80,7 +72,7 @@ int cmd_ingest_task(int argc, char **argv)
 	char err[4096], host[256] = "?";
 	uint64_t v, index = 0;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	double t0 = now_s();
+	double t0 = cmd_now_s();
 	int c, rc, status = EXIT_USAGE;
 
 	memset(&result, 0, sizeof(result));
@@ -159,7 +151,7 @@ int cmd_ingest_task(int argc, char **argv)
 	}
 	if (!ui.quiet)
 		fprintf(stderr, "shardctl: task %s %" PRIu64 ": %s (%.2f s)\n", sc_phase_name(ph),
-			index, rc == 1 ? "done already, nothing to do" : "done", now_s() - t0);
+			index, rc == 1 ? "done already, nothing to do" : "done", cmd_now_s() - t0);
 	if (ph == SC_PHASE_COMMIT && rc == 0 && !to.keep_plan && !ui.quiet)
 		cmd_ingest_summary(&result, plan->out, plan->o.dedup == SC_DEDUP_NEAR);
 	status = EXIT_OK;

@@ -61,14 +61,6 @@ struct run {
 	int line_shown;                       /* a progress line needs erasing */
 };
 
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 static void erase_line(struct run *r)
 {
 	if (r->line_shown) {
@@ -84,11 +76,9 @@ static void say(struct run *r, const char *fmt, ...)
 	va_list ap;
 
 	erase_line(r);
-	fputs("shardctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cmd_verror(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 /* Count done markers (a task seen done is not looked at again). */
@@ -107,7 +97,7 @@ static void refresh_done(struct run *r)
 
 static void progress(struct run *r, int force)
 {
-	double t = now_s();
+	double t = cmd_now_s();
 	char line[512];
 	size_t l = 0;
 
@@ -326,14 +316,25 @@ static int in_path(const char *name, char *out, size_t n)
 	return -1;
 }
 
-/* Run argv, its stdout and stderr into out; the exit status, or -1. */
+#define CAPTURE_TOO_LONG (-2) /* run_capture: the output did not fit out */
+
+/*
+ * Run argv, its stdout and stderr into out, always NUL-terminated (out->len
+ * excludes the NUL); the exit status, -1 when it could not be run or
+ * waited for, or CAPTURE_TOO_LONG when its output did not fit out->max
+ * (out then holds the beginning; the rest is read and dropped, so the
+ * child never blocks on a full pipe).
+ */
 static int run_capture(char *const argv[], struct sc_buf *out)
 {
-	int pfd[2], st;
+	int pfd[2], st, too_long = 0;
 	pid_t pid;
 	char buf[4096];
 
 	out->len = 0;
+	if (out->max < 1 || sc_buf_reserve(out, 1))
+		return -1;
+	out->data[0] = '\0';
 	if (pipe2(pfd, O_CLOEXEC))
 		return -1;
 	pid = fork();
@@ -361,15 +362,33 @@ static int run_capture(char *const argv[], struct sc_buf *out)
 			continue;
 		if (k <= 0)
 			break;
-		sc_buf_append(out, buf, (size_t)k);
+		/* room for the bytes and the NUL after them, or drop the rest */
+		if (too_long || sc_buf_reserve(out, (size_t)k + 1)) {
+			too_long = 1;
+			continue;
+		}
+		memcpy(out->data + out->len, buf, (size_t)k);
+		out->len += (size_t)k;
 	}
 	close(pfd[0]);
+	out->data[out->len] = '\0';
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			return -1;
-	sc_buf_putc(out, '\0');
-	out->len--;
+	if (too_long)
+		return CAPTURE_TOO_LONG;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* What a run_capture status means, for messages. */
+static void describe_capture(int st, char *buf, size_t n, size_t max)
+{
+	if (st == CAPTURE_TOO_LONG)
+		snprintf(buf, n, "output longer than %zu bytes", max - 1);
+	else if (st < 0)
+		snprintf(buf, n, "could not run it");
+	else
+		snprintf(buf, n, "exit %d", st);
 }
 
 /* Split s at white space, with '...' and "..." quoting, into argv entries. */
@@ -439,17 +458,46 @@ static char *array_spec(const uint32_t *idx, uint32_t n)
 	return s;
 }
 
-/* shell single-quoting of s, appended to b */
-static void shell_quote(struct sc_buf *b, const char *s)
+/* shell single-quoting of s, appended to b; 0 or negative */
+static int shell_quote(struct sc_buf *b, const char *s)
 {
-	sc_buf_putc(b, '\'');
-	for (; *s; s++) {
-		if (*s == '\'')
-			sc_buf_append(b, "'\\''", 4);
-		else
-			sc_buf_putc(b, *s);
-	}
-	sc_buf_putc(b, '\'');
+	int rc = sc_buf_putc(b, '\'');
+
+	for (; *s && !rc; s++)
+		rc = *s == '\'' ? sc_buf_append(b, "'\\''", 4) : sc_buf_putc(b, *s);
+	return rc ? rc : sc_buf_putc(b, '\'');
+}
+
+/*
+ * sbatch's --wrap=... argument (NUL-terminated) for the tasks of phase ph:
+ * this binary run as ingest-task. SHARDCTL_PLAN_DRIVER is set by the
+ * script rather than inherited, so that it reaches the task whatever
+ * environment Slurm passes on (--export=NONE, SBATCH_EXPORT=NONE, where
+ * not even PATH may be set): without it, the commit task would remove the
+ * plan, done markers included, that this command is waiting on.
+ */
+static int wrap_command(const struct run *r, enum sc_phase ph, struct sc_buf *wrap)
+{
+	const char *name = sc_phase_name(ph);
+	char thr[32] = "";
+	int rc;
+
+	if (r->t->threads)
+		snprintf(thr, sizeof(thr), " --threads %u", r->t->threads);
+	rc = sc_buf_append(wrap, "--wrap=export SHARDCTL_PLAN_DRIVER=1; exec ", 43);
+	if (!rc)
+		rc = shell_quote(wrap, r->self);
+	if (!rc)
+		rc = sc_buf_append(wrap, " ingest-task ", 13);
+	if (!rc)
+		rc = shell_quote(wrap, r->p->dir);
+	if (!rc)
+		rc = sc_buf_putc(wrap, ' ');
+	if (!rc)
+		rc = sc_buf_append(wrap, name, strlen(name));
+	if (!rc)
+		rc = sc_buf_append(wrap, thr, strlen(thr) + 1); /* with the NUL */
+	return rc;
 }
 
 static int is_live(const char *st)
@@ -469,7 +517,7 @@ static int is_live(const char *st)
 static int submit(struct run *r, enum sc_phase ph, const uint32_t *idx, uint32_t n,
 		  uint64_t after, char *const *user, size_t nuser, uint64_t *job)
 {
-	char jobname[64], output[SC_PATH_MAX + 64], dep[64];
+	char jobname[64], output[SC_PATH_MAX + 64], dep[64], how[64];
 	char *spec = array_spec(idx, n), **argv;
 	struct sc_buf wrap, out;
 	size_t k = 0;
@@ -484,19 +532,10 @@ static int submit(struct run *r, enum sc_phase ph, const uint32_t *idx, uint32_t
 	snprintf(output, sizeof(output), "--output=%s/logs/%s-%%06a.log", r->p->dir,
 		 sc_phase_name(ph));
 	snprintf(dep, sizeof(dep), "--dependency=afterok:%" PRIu64, after);
-	sc_buf_append(&wrap, "--wrap=exec ", 12);
-	shell_quote(&wrap, r->self);
-	sc_buf_append(&wrap, " ingest-task ", 13);
-	shell_quote(&wrap, r->p->dir);
-	sc_buf_putc(&wrap, ' ');
-	sc_buf_append(&wrap, sc_phase_name(ph), strlen(sc_phase_name(ph)));
-	if (r->t->threads) {
-		char thr[32];
-
-		snprintf(thr, sizeof(thr), " --threads %u", r->t->threads);
-		sc_buf_append(&wrap, thr, strlen(thr));
+	if (wrap_command(r, ph, &wrap)) {
+		say(r, "sbatch for phase %s: command line too long", sc_phase_name(ph));
+		goto out;
 	}
-	sc_buf_putc(&wrap, '\0');
 	argv[k++] = "sbatch";
 	argv[k++] = "--parsable";
 	argv[k++] = jobname;
@@ -512,23 +551,27 @@ static int submit(struct run *r, enum sc_phase ph, const uint32_t *idx, uint32_t
 	argv[k] = NULL;
 	st = run_capture(argv, &out);
 	if (st != 0) {
-		say(r, "sbatch failed for phase %s (%s %d): %s", sc_phase_name(ph),
-		    st < 0 ? "could not run it" : "exit", st, out.len ? out.data : "(no output)");
+		describe_capture(st, how, sizeof(how), out.max);
+		say(r, "sbatch failed for phase %s (%s): %s", sc_phase_name(ph), how,
+		    out.len ? out.data : "(no output)");
 		goto out;
 	}
 	/* --parsable: "JOBID" or "JOBID;CLUSTER" on the last line */
 	{
-		char *line = out.data, *p;
+		char *line, *end = out.data + out.len;
 		uint64_t id = 0;
 
-		for (p = strtok(out.data, "\n"); p; p = strtok(NULL, "\n"))
-			line = p;
-		if (line && cmd_parse_uint(strtok(line, ";"), 1, UINT64_MAX, &id) == 0) {
+		while (end > out.data && end[-1] == '\n')
+			*--end = '\0';
+		line = memrchr(out.data, '\n', (size_t)(end - out.data));
+		line = line ? line + 1 : out.data;
+		line[strcspn(line, ";")] = '\0';
+		if (cmd_parse_uint(line, 1, UINT64_MAX, &id) == 0) {
 			*job = id;
 			rc = 0;
 		} else {
 			say(r, "sbatch for phase %s printed no job id: %s", sc_phase_name(ph),
-			    out.data ? out.data : "");
+			    out.len ? out.data : "(no output)");
 		}
 	}
 out:
@@ -632,9 +675,12 @@ static int run_slurm(struct run *r)
 		st = run_capture(argv, &out);
 		if (st != 0) {
 			if (++squeue_fails >= SLURM_SQUEUE_FAILS) {
-				say(r, "squeue keeps failing (%s %d): %s; the jobs may still run: "
-				    "--resume later takes up what they finish", st < 0 ? "could not "
-				    "run it" : "exit", st, out.len ? out.data : "(no output)");
+				char how[64];
+
+				describe_capture(st, how, sizeof(how), out.max);
+				say(r, "squeue keeps failing (%s): %s; the jobs may still run: "
+				    "--resume later takes up what they finish", how,
+				    out.len ? out.data : "(no output)");
 				goto out;
 			}
 			continue;
@@ -658,9 +704,12 @@ static int run_slurm(struct run *r)
 			if (ph == SC_PHASE__COUNT || task >= sc_plan_phase_tasks(r->p, (enum sc_phase)ph) ||
 			    !want[ph][task])
 				continue;
-			missing[ph][task] = 0;
 			if (is_live(ss)) {
+				/* the clock of a lost task starts when it stops being
+				 * live: a COMPLETED one stays listed (MinJobAge), and
+				 * must not reset it */
 				state[ph][task] = 1;
+				missing[ph][task] = 0;
 			} else if (!strcmp(ss, "COMPLETED")) {
 				state[ph][task] = 2;
 			} else if (state[ph][task] != 3) {
@@ -762,11 +811,11 @@ int cmd_ingest_tasks(const struct sc_ingest_opts *o, const struct cmd_tasks_opts
 	ssize_t k;
 
 	memset(st, 0, sizeof(*st));
-	if (t->plan_dir)
-		snprintf(dir, sizeof(dir), "%s", t->plan_dir);
-	else if (snprintf(dir, sizeof(dir), "%s/%s", o->out, SC_PLAN_DIR_DEFAULT) >=
-		 (int)sizeof(dir)) {
-		cmd_error("--out: path too long");
+	/* a path cut short would be another directory: refuse it */
+	if ((t->plan_dir ? snprintf(dir, sizeof(dir), "%s", t->plan_dir) :
+			   snprintf(dir, sizeof(dir), "%s/%s", o->out, SC_PLAN_DIR_DEFAULT)) >=
+	    (int)sizeof(dir)) {
+		cmd_error("%s: path too long", t->plan_dir ? "--plan-dir" : "--out");
 		return EXIT_USAGE;
 	}
 	oo.threads = t->threads;
@@ -776,7 +825,7 @@ int cmd_ingest_tasks(const struct sc_ingest_opts *o, const struct cmd_tasks_opts
 		cmd_error("ingest failed: %s", err);
 		return rc == SC_EUSAGE ? EXIT_USAGE : EXIT_FAIL;
 	}
-	r.t0 = now_s();
+	r.t0 = cmd_now_s();
 	k = readlink("/proc/self/exe", r.self, sizeof(r.self) - 1);
 	if (k <= 0) {
 		cmd_error("ingest failed: cannot find this program (/proc/self/exe): %s",

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cmd.h"
 #include "json.h"
@@ -68,15 +69,28 @@ void cmd_fmt_bytes(uint64_t n, char *buf, size_t len)
 		snprintf(buf, len, "%.2f %s", v, units[u]);
 }
 
+void cmd_verror(const char *fmt, va_list ap)
+{
+	fputs("shardctl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void cmd_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("shardctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cmd_verror(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+double cmd_now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
 /*

@@ -306,17 +306,17 @@ static int add_path(struct sc_input *in, const char *p, int *seen_stdin,
 	return walk_dir(in, buf, len, 0, err, errlen);
 }
 
-int sc_input_open(const char *const *paths, size_t npaths,
-		  const struct sc_input_opts *opts, struct sc_input **out,
-		  char *err, size_t errlen)
+/* The checks and set-up both ways of opening share: *out gets an empty
+ * input. 0, -EINVAL, SC_EUSAGE (said in err) or -ENOMEM. */
+static int input_new(const struct sc_input_opts *opts, size_t n, const void *list,
+		     struct sc_input **out, char *err, size_t errlen)
 {
 	struct sc_input *in;
-	int seen_stdin = 0, rc = 0;
 
 	*out = NULL;
 	if (err && errlen)
 		err[0] = '\0';
-	if (!opts || (npaths && !paths))
+	if (!opts || (n && !list))
 		return -EINVAL;
 	if ((opts->mode != SC_INPUT_LINES && opts->mode != SC_INPUT_FILE) ||
 	    opts->batch_bytes == 0 || opts->max_record > SC_RECORD_SIZE_MAX) {
@@ -329,16 +329,34 @@ int sc_input_open(const char *const *paths, size_t npaths,
 	in->opts = *opts;
 	in->fd = -1;
 	sc_buf_init(&in->names, (size_t)1 << 32);
-	for (size_t i = 0; i < npaths && !rc; i++)
-		rc = add_path(in, paths[i], &seen_stdin, err, errlen);
-	if (rc) {
-		if (rc == -ENOMEM && err && errlen && !err[0])
-			fail(err, errlen, "input: %s", strerror(ENOMEM));
-		sc_input_close(in);
-		return rc;
-	}
 	*out = in;
 	return 0;
+}
+
+/* The end of both ways of opening: on failure (rc), say out of memory if
+ * nothing was said, free in and clear *out. */
+static int input_opened(struct sc_input *in, int rc, struct sc_input **out, char *err,
+			size_t errlen)
+{
+	if (!rc)
+		return 0;
+	if (rc == -ENOMEM && err && errlen && !err[0])
+		fail(err, errlen, "input: %s", strerror(ENOMEM));
+	sc_input_close(in);
+	*out = NULL;
+	return rc;
+}
+
+int sc_input_open(const char *const *paths, size_t npaths,
+		  const struct sc_input_opts *opts, struct sc_input **out,
+		  char *err, size_t errlen)
+{
+	int seen_stdin = 0, rc;
+
+	rc = input_new(opts, npaths, paths, out, err, errlen);
+	for (size_t i = 0; i < npaths && !rc; i++)
+		rc = add_path(*out, paths[i], &seen_stdin, err, errlen);
+	return input_opened(*out, rc, out, err, errlen);
 }
 
 int sc_input_open_segments(const struct sc_input_segment *segs, size_t nsegs,
@@ -346,24 +364,10 @@ int sc_input_open_segments(const struct sc_input_segment *segs, size_t nsegs,
 			   char *err, size_t errlen)
 {
 	struct sc_input *in;
-	int rc = 0;
+	int rc;
 
-	*out = NULL;
-	if (err && errlen)
-		err[0] = '\0';
-	if (!opts || (nsegs && !segs))
-		return -EINVAL;
-	if ((opts->mode != SC_INPUT_LINES && opts->mode != SC_INPUT_FILE) ||
-	    opts->batch_bytes == 0 || opts->max_record > SC_RECORD_SIZE_MAX) {
-		fail(err, errlen, "input: invalid options");
-		return SC_EUSAGE;
-	}
-	in = calloc(1, sizeof(*in));
-	if (!in)
-		return -ENOMEM;
-	in->opts = *opts;
-	in->fd = -1;
-	sc_buf_init(&in->names, (size_t)1 << 32);
+	rc = input_new(opts, nsegs, segs, out, err, errlen);
+	in = *out;
 	for (size_t i = 0; i < nsegs && !rc; i++) {
 		const struct sc_input_segment *g = &segs[i];
 		const char *name = g->name ? g->name : g->path;
@@ -389,14 +393,7 @@ int sc_input_open_segments(const struct sc_input_segment *segs, size_t nsegs,
 		f->off = ranged ? g->offset : 0;
 		f->len = ranged ? g->length : 0;
 	}
-	if (rc) {
-		if (rc == -ENOMEM && err && errlen && !err[0])
-			fail(err, errlen, "input: %s", strerror(ENOMEM));
-		sc_input_close(in);
-		return rc;
-	}
-	*out = in;
-	return 0;
+	return input_opened(in, rc, out, err, errlen);
 }
 
 int sc_input_compressed_magic(const unsigned char *p, size_t n)

@@ -993,6 +993,72 @@ static int alloc_rings(struct ingest *g)
 	return 0;
 }
 
+/* The rings and the worker pool over them (sc_workq_free(g->q) joins it,
+ * free_rings() frees the rings). 0 or negative (reported through fail()). */
+static int start_stages(struct ingest *g)
+{
+	int rc = alloc_rings(g);
+
+	if (rc)
+		return fail(g, rc, "out of memory");
+	rc = sc_workq_new(g->o->threads, worker_init, worker_fini, g, &g->q);
+	if (rc)
+		return fail(g, rc, "starting workers: %s", sc_strerror(rc));
+	return 0;
+}
+
+/*
+ * Commit g's writer with a manifest of g->st and the options: the
+ * manifest's shards and bytes_stored go back into g->st, and g->writer is
+ * gone on success. 0 or negative with g->err.
+ */
+static int commit_set(struct ingest *g)
+{
+	struct sc_manifest m;
+	char tool[64];
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	m.stats = *g->st;
+	snprintf(tool, sizeof(tool), "shardctl %s", SC_VERSION);
+	m.tool = tool;
+	sc_ingest_manifest_config(g->o, &m);
+	rc = sc_set_writer_commit(g->writer, &m, g->err, g->errlen);
+	if (!rc) {
+		g->writer = NULL;
+		g->st->shards = m.stats.shards;
+		g->st->bytes_stored = m.stats.bytes_stored;
+	}
+	return rc;
+}
+
+static struct sc_set_writer_opts writer_opts(const struct sc_ingest_opts *o)
+{
+	struct sc_set_writer_opts wo = {
+		.root = o->out, .node_paths = o->node_paths,
+		.node_weights = o->node_weights, .nnodes = o->nnodes,
+		.replicas = o->replicas, .shard_size = o->shard_size,
+	};
+
+	return wo;
+}
+
+void sc_ingest_input_opts(const struct sc_ingest_opts *o, struct sc_input_opts *io)
+{
+	memset(io, 0, sizeof(*io));
+	io->mode = o->record_per_file ? SC_INPUT_FILE : SC_INPUT_LINES;
+	io->max_record = (size_t)o->max_record_size;
+	io->batch_bytes = SC_BATCH_BYTES;
+}
+
+/* sc_ingest_input_opts, with input errors going to on_input_error(g) */
+static void input_opts_with_errors(struct ingest *g, struct sc_input_opts *io)
+{
+	sc_ingest_input_opts(g->o, io);
+	io->on_error = on_input_error;
+	io->error_ctx = g;
+}
+
 static int run_pipeline(struct ingest *g)
 {
 	uint64_t phead = 0, ptail = 0;
@@ -1039,13 +1105,10 @@ static int run_pipeline(struct ingest *g)
  */
 static int run_stages(struct ingest *g)
 {
-	int rc = alloc_rings(g);
+	int rc = start_stages(g);
 
 	if (rc)
 		return rc;
-	rc = sc_workq_new(g->o->threads, worker_init, worker_fini, g, &g->q);
-	if (rc)
-		return fail(g, rc, "starting workers: %s", sc_strerror(rc));
 	rc = run_pipeline(g);
 	sc_workq_free(g->q);
 	g->q = NULL;
@@ -1056,22 +1119,11 @@ int sc_ingest_run(const struct sc_ingest_opts *o, struct sc_stats *st,
 		  char *err, size_t errlen)
 {
 	struct ingest g = { .o = o, .st = st, .err = err, .errlen = errlen };
-	struct sc_set_writer_opts wo = {
-		.root = o->out, .node_paths = o->node_paths,
-		.node_weights = o->node_weights, .nnodes = o->nnodes,
-		.replicas = o->replicas, .shard_size = o->shard_size,
-	};
-	struct sc_input_opts io = {
-		.mode = o->record_per_file ? SC_INPUT_FILE : SC_INPUT_LINES,
-		.max_record = (size_t)o->max_record_size,
-		.batch_bytes = SC_BATCH_BYTES,
-		.on_error = on_input_error,
-		.error_ctx = &g,
-	};
+	struct sc_set_writer_opts wo = writer_opts(o);
+	struct sc_input_opts io;
 	struct sc_journal_id jid;
 	uint64_t kept_shards = 0, kept_records = 0;
 	struct sc_manifest m;
-	char tool[64];
 	int rc;
 
 	memset(st, 0, sizeof(*st));
@@ -1080,6 +1132,7 @@ int sc_ingest_run(const struct sc_ingest_opts *o, struct sc_stats *st,
 	rc = check_opts(&g);
 	if (rc)
 		return rc;
+	input_opts_with_errors(&g, &io);
 	rc = sc_input_open((const char *const *)o->inputs, o->ninputs, &io, &g.in,
 			   err, errlen);
 	if (rc)
@@ -1153,10 +1206,6 @@ int sc_ingest_run(const struct sc_ingest_opts *o, struct sc_stats *st,
 		st->near_capped = sc_lsh_capped(g.lsh);
 	}
 	st->elapsed_s = elapsed(&g);
-	m.stats = *st;
-	snprintf(tool, sizeof(tool), "shardctl %s", SC_VERSION);
-	m.tool = tool;
-	sc_ingest_manifest_config(o, &m);
 	/* the side files must be complete before the set is committed: a
 	 * failure to write them is an exit 1, which promises no commit */
 	if (g.rejects && (fflush(g.rejects) || ferror(g.rejects))) {
@@ -1167,13 +1216,9 @@ int sc_ingest_run(const struct sc_ingest_opts *o, struct sc_stats *st,
 		rc = fail(&g, -EIO, "near-dup report '%s': write failed", o->near_report_path);
 		goto out;
 	}
-	rc = sc_set_writer_commit(g.writer, &m, err, errlen);
-	if (!rc) {
-		g.writer = NULL;
-		st->shards = m.stats.shards;
-		st->bytes_stored = m.stats.bytes_stored;
+	rc = commit_set(&g);
+	if (!rc)
 		maybe_progress(&g, 1);
-	}
 out:
 	sc_workq_free(g.q);
 	if (rc && g.writer && sc_set_writer_replaying(g.writer)) {
@@ -1204,13 +1249,10 @@ int sc_ingest_identity(const struct sc_ingest_opts *o, struct sc_journal_id *id,
 		       char *err, size_t errlen)
 {
 	struct ingest g = { .o = o, .err = err, .errlen = errlen };
-	struct sc_input_opts io = {
-		.mode = o->record_per_file ? SC_INPUT_FILE : SC_INPUT_LINES,
-		.max_record = (size_t)o->max_record_size,
-		.batch_bytes = SC_BATCH_BYTES,
-	};
+	struct sc_input_opts io;
 	int rc;
 
+	sc_ingest_input_opts(o, &io);
 	rc = sc_input_open((const char *const *)o->inputs, o->ninputs, &io, &g.in,
 			   err, errlen);
 	if (rc)
@@ -1225,13 +1267,7 @@ int sc_ingest_scan(const struct sc_ingest_opts *o, const struct sc_input_segment
 		   struct sc_stats *st, char *err, size_t errlen)
 {
 	struct ingest g = { .o = o, .st = st, .err = err, .errlen = errlen, .sink = sink };
-	struct sc_input_opts io = {
-		.mode = o->record_per_file ? SC_INPUT_FILE : SC_INPUT_LINES,
-		.max_record = (size_t)o->max_record_size,
-		.batch_bytes = SC_BATCH_BYTES,
-		.on_error = on_input_error,
-		.error_ctx = &g,
-	};
+	struct sc_input_opts io;
 	int rc;
 
 	memset(st, 0, sizeof(*st));
@@ -1242,6 +1278,7 @@ int sc_ingest_scan(const struct sc_ingest_opts *o, const struct sc_input_segment
 	g.last_line = calloc(nsegs ? nsegs : 1, sizeof(*g.last_line));
 	if (!g.last_line)
 		return -ENOMEM;
+	input_opts_with_errors(&g, &io);
 	rc = sc_input_open_segments(segs, nsegs, &io, &g.in, err, errlen);
 	if (rc)
 		goto out;
@@ -1271,33 +1308,21 @@ int sc_ingest_pack(const struct sc_ingest_opts *o, const uint64_t *placed_bytes,
 		   char *err, size_t errlen)
 {
 	struct ingest g = { .o = o, .st = st, .err = err, .errlen = errlen };
-	struct sc_set_writer_opts wo = {
-		.root = o->out, .node_paths = o->node_paths,
-		.node_weights = o->node_weights, .nnodes = o->nnodes,
-		.replicas = o->replicas, .shard_size = o->shard_size,
-		.placed_bytes = placed_bytes,
-	};
-	struct sc_manifest m;
-	char tool[64];
+	struct sc_set_writer_opts wo = writer_opts(o);
 	int rc;
 
 	memset(st, 0, sizeof(*st));
-	memset(&m, 0, sizeof(m));
 	clock_gettime(CLOCK_MONOTONIC, &g.t0);
 	rc = sc_ingest_check_opts(o, err, errlen);
 	if (rc)
 		return rc;
+	wo.placed_bytes = placed_bytes;
 	rc = sc_set_writer_open(&wo, &g.writer, err, errlen);
 	if (rc)
 		return rc < 0 ? rc : fail(&g, SC_EUSAGE, "set '%s': unexpected journal", o->out);
-	rc = alloc_rings(&g);
+	rc = start_stages(&g);
 	if (rc)
 		goto out;
-	rc = sc_workq_new(o->threads, worker_init, worker_fini, &g, &g.q);
-	if (rc) {
-		fail(&g, rc, "starting workers: %s", sc_strerror(rc));
-		goto out;
-	}
 	for (;;) {
 		struct sc_ingest_rec r;
 
@@ -1324,16 +1349,7 @@ int sc_ingest_pack(const struct sc_ingest_opts *o, const uint64_t *placed_bytes,
 		goto out;
 	st->records_in = st->records_kept;
 	st->elapsed_s = elapsed(&g);
-	m.stats = *st;
-	snprintf(tool, sizeof(tool), "shardctl %s", SC_VERSION);
-	m.tool = tool;
-	sc_ingest_manifest_config(o, &m);
-	rc = sc_set_writer_commit(g.writer, &m, err, errlen);
-	if (!rc) {
-		g.writer = NULL;
-		st->shards = m.stats.shards;
-		st->bytes_stored = m.stats.bytes_stored;
-	}
+	rc = commit_set(&g);
 out:
 	sc_workq_free(g.q);
 	sc_set_writer_abort(g.writer);

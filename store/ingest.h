@@ -178,6 +178,11 @@ int sc_ingest_check_opts(const struct sc_ingest_opts *o, char *err, size_t errle
 int sc_ingest_identity(const struct sc_ingest_opts *o, struct sc_journal_id *id,
 		       char *err, size_t errlen);
 
+struct sc_input_opts;
+/* How ingest reads o's inputs (mode, record and batch sizes; no error
+ * callback): for every reader of the inputs to cut records alike. */
+void sc_ingest_input_opts(const struct sc_ingest_opts *o, struct sc_input_opts *io);
+
 /* m->config as sc_ingest_run records o (strings point into o). */
 void sc_ingest_manifest_config(const struct sc_ingest_opts *o, struct sc_manifest *m);
 

@@ -155,6 +155,27 @@ static char *absolute(const char *path)
 	return r;
 }
 
+/* A new, empty plan whose directory is dir made absolute. */
+static int plan_alloc(const char *dir, struct sc_plan **out, char *err, size_t errlen)
+{
+	struct sc_plan *p = calloc(1, sizeof(*p));
+	char *d;
+
+	*out = NULL;
+	if (!p)
+		return -ENOMEM;
+	d = absolute(dir);
+	if (!d || strlen(d) >= sizeof(p->dir)) {
+		free(d);
+		free(p);
+		return sc_fail(err, errlen, SC_ELIMIT, "plan directory '%s': path too long", dir);
+	}
+	strcpy(p->dir, d);
+	free(d);
+	*out = p;
+	return 0;
+}
+
 /* Offset just after the first '\n' at or after off in fd, or size if none. */
 static int find_cut(int fd, uint64_t off, uint64_t size, uint64_t *cut)
 {
@@ -275,16 +296,11 @@ static int make_slices(struct sc_plan *p, char *err, size_t errlen)
 int sc_plan_build(const struct sc_ingest_opts *o, const char *dir, uint32_t tasks,
 		  struct sc_plan **out, char *err, size_t errlen)
 {
-	struct sc_input_opts io = {
-		.mode = o->record_per_file ? SC_INPUT_FILE : SC_INPUT_LINES,
-		.max_record = (size_t)o->max_record_size,
-		.batch_bytes = SC_BATCH_BYTES,
-	};
+	struct sc_input_opts io;
 	struct sc_ingest_opts oi = *o;
 	struct sc_input *in = NULL;
 	struct sc_plan *p;
 	struct timespec now;
-	char *d;
 	int rc;
 
 	*out = NULL;
@@ -303,17 +319,9 @@ int sc_plan_build(const struct sc_ingest_opts *o, const char *dir, uint32_t task
 		if (sc_s3_is_location(o->node_paths[i]))
 			return sc_fail(err, errlen, SC_EUSAGE, "--tasks: node '%s': S3 nodes are not "
 				    "supported by the partitioned ingest yet", o->node_paths[i]);
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	d = absolute(dir);
-	if (!d || strlen(d) >= sizeof(p->dir)) {
-		free(d);
-		rc = sc_fail(err, errlen, SC_ELIMIT, "plan directory '%s': path too long", dir);
-		goto out_free;
-	}
-	strcpy(p->dir, d);
-	free(d);
+	rc = plan_alloc(dir, &p, err, errlen);
+	if (rc)
+		return rc;
 	if (getrandom(p->id, sizeof(p->id), 0) != (ssize_t)sizeof(p->id)) {
 		rc = sc_fail(err, errlen, -EIO, "cannot get random bytes for a plan id");
 		goto out_free;
@@ -364,6 +372,7 @@ int sc_plan_build(const struct sc_ingest_opts *o, const char *dir, uint32_t task
 	p->o.node_paths = p->node_paths;
 	p->o.node_weights = p->node_weights;
 	/* the files, as ingest lists them */
+	sc_ingest_input_opts(o, &io);
 	rc = sc_input_open((const char *const *)o->inputs, o->ninputs, &io, &in, err, errlen);
 	if (rc)
 		goto out_free;
@@ -443,9 +452,7 @@ static int put_esc(struct sc_buf *b, const char *s)
 	return rc;
 }
 
-static int putf(struct sc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int putf(struct sc_buf *b, const char *fmt, ...)
+int sc_plan_putf(struct sc_buf *b, const char *fmt, ...)
 {
 	char tmp[512];
 	va_list ap;
@@ -461,7 +468,7 @@ static int putf(struct sc_buf *b, const char *fmt, ...)
 
 static int put_kv_str(struct sc_buf *b, const char *key, const char *v)
 {
-	int rc = putf(b, "%s ", key);
+	int rc = sc_plan_putf(b, "%s ", key);
 
 	if (!rc)
 		rc = v ? put_esc(b, v) : sc_buf_append(b, "-", 1);
@@ -477,20 +484,20 @@ static int plan_text(const struct sc_plan *p, struct sc_buf *b)
 	int rc;
 
 	sc_hex(p->id, 16, hex);
-	rc = putf(b, "shardctl-plan 1\nid %s\ntasks %" PRIu32 "\ncreated %a\n", hex,
+	rc = sc_plan_putf(b, "shardctl-plan 1\nid %s\ntasks %" PRIu32 "\ncreated %a\n", hex,
 		  p->tasks, p->created);
 	if (!rc)
 		rc = put_kv_str(b, "out", p->out);
 	if (!rc)
 		rc = put_kv_str(b, "text_field", p->text_field);
 	if (!rc)
-		rc = putf(b, "format_text %d\nrecord_per_file %d\nnormalize %u\ndedup %s\n"
+		rc = sc_plan_putf(b, "format_text %d\nrecord_per_file %d\nnormalize %u\ndedup %s\n"
 			  "ngram %u\nbands %u\nrows %u\nnear_threshold %a\nnear_margin %a\n",
 			  o->format_text, o->record_per_file, o->normalize, dedup,
 			  o->near.ngram, o->near.bands, o->near.rows, o->near_threshold,
 			  o->near_margin);
 	if (!rc)
-		rc = putf(b, "max_record_size %" PRIu64 "\nframe_size %" PRIu64 "\nshard_size %"
+		rc = sc_plan_putf(b, "max_record_size %" PRIu64 "\nframe_size %" PRIu64 "\nshard_size %"
 			  PRIu64 "\nzstd_level %d\nthreads %u\nstrict %d\nshow_rejects %u\n"
 			  "replicas %" PRIu32 "\n", o->max_record_size, o->frame_size,
 			  o->shard_size, o->zstd_level, o->threads, o->strict, o->show_rejects,
@@ -501,15 +508,15 @@ static int plan_text(const struct sc_plan *p, struct sc_buf *b)
 		rc = put_kv_str(b, "near_report", p->near_report_path);
 	if (!rc) {
 		sc_hex(p->jid.options, 32, hex);
-		rc = putf(b, "options %s\n", hex);
+		rc = sc_plan_putf(b, "options %s\n", hex);
 	}
 	if (!rc) {
 		sc_hex(p->jid.inputs, 32, hex);
-		rc = putf(b, "inputs %s\ninput_files %" PRIu64 "\ninput_bytes %" PRIu64 "\n",
+		rc = sc_plan_putf(b, "inputs %s\ninput_files %" PRIu64 "\ninput_bytes %" PRIu64 "\n",
 			  hex, p->jid.input_files, p->jid.input_bytes);
 	}
 	for (uint32_t i = 0; i < o->nnodes && !rc; i++) {
-		rc = putf(b, "node %" PRIu32 " ", p->node_weights[i]);
+		rc = sc_plan_putf(b, "node %" PRIu32 " ", p->node_weights[i]);
 		if (!rc)
 			rc = put_esc(b, p->node_paths[i]);
 		if (!rc)
@@ -518,7 +525,7 @@ static int plan_text(const struct sc_plan *p, struct sc_buf *b)
 	for (uint32_t i = 0; i < p->nfiles && !rc; i++) {
 		const struct sc_plan_file *f = &p->files[i];
 
-		rc = putf(b, "file %" PRIu64 " %" PRId64 " %" PRId64 " %d ", f->size,
+		rc = sc_plan_putf(b, "file %" PRIu64 " %" PRId64 " %" PRId64 " %d ", f->size,
 			  f->mtime_s, f->mtime_ns, f->plain);
 		if (!rc)
 			rc = put_esc(b, f->path);
@@ -534,10 +541,10 @@ static int plan_text(const struct sc_plan *p, struct sc_buf *b)
 			const struct sc_plan_seg *g = &p->segs[k];
 
 			if (g->length == UINT64_MAX)
-				rc = putf(b, "seg %" PRIu32 " %" PRIu32 " %" PRIu64 " -\n", s,
+				rc = sc_plan_putf(b, "seg %" PRIu32 " %" PRIu32 " %" PRIu64 " -\n", s,
 					  g->file, g->offset);
 			else
-				rc = putf(b, "seg %" PRIu32 " %" PRIu32 " %" PRIu64 " %" PRIu64 "\n",
+				rc = sc_plan_putf(b, "seg %" PRIu32 " %" PRIu32 " %" PRIu64 " %" PRIu64 "\n",
 					  s, g->file, g->offset, g->length);
 		}
 	if (!rc)
@@ -621,7 +628,8 @@ static int unesc(const char *s, char **out)
 		if (*s == '%') {
 			unsigned char c;
 
-			if (sc_unhex(s + 1, 2, &c, 1) || !c) {
+			/* both digits there: a '%' at the end must not read past it */
+			if (!s[1] || !s[2] || sc_unhex(s + 1, 2, &c, 1) || !c) {
 				free(r);
 				return SC_ECORRUPT;
 			}
@@ -684,7 +692,7 @@ static int parse_plan(struct sc_plan *p, char *text, char *err, size_t errlen)
 	struct sc_ingest_opts *o = &p->o;
 	uint32_t fcap = 0, ncap = 0, scap = 0, cur_slice = 0;
 	uint64_t v, lineno = 0;
-	int have_end = 0, have_tasks = 0, rc = 0;
+	int have_end = 0, have_tasks = 0, have_rejects = 0, have_report = 0, rc = 0;
 	char *save = NULL, *line;
 
 	sc_near_params_default(&o->near);
@@ -709,9 +717,9 @@ static int parse_plan(struct sc_plan *p, char *text, char *err, size_t errlen)
 			rc = a && strlen(a) == 32 ? sc_unhex(a, 32, p->id, 16) : SC_ECORRUPT;
 		} else if (!strcmp(key, "tasks")) {
 			rc = to_u64(a, SC_TASKS_MAX, &v);
-			if (!rc && !v)
-				rc = SC_ECORRUPT;
-			if (!rc && !have_tasks) {
+			if (!rc && (!v || have_tasks))
+				rc = SC_ECORRUPT; /* a second "tasks" line too */
+			if (!rc) {
 				p->tasks = (uint32_t)v;
 				have_tasks = 1;
 				p->slice_first = calloc(v + 1, sizeof(uint32_t));
@@ -721,9 +729,9 @@ static int parse_plan(struct sc_plan *p, char *text, char *err, size_t errlen)
 		} else if (!strcmp(key, "created")) {
 			rc = to_dbl(a, &p->created);
 		} else if (!strcmp(key, "out")) {
-			rc = a ? unesc(a, &p->out) : SC_ECORRUPT;
+			rc = a && !p->out ? unesc(a, &p->out) : SC_ECORRUPT;
 		} else if (!strcmp(key, "text_field")) {
-			rc = a ? unesc(a, &p->text_field) : SC_ECORRUPT;
+			rc = a && !p->text_field ? unesc(a, &p->text_field) : SC_ECORRUPT;
 		} else if (!strcmp(key, "format_text") || !strcmp(key, "record_per_file") ||
 			   !strcmp(key, "strict")) {
 			rc = to_u64(a, 1, &v);
@@ -776,9 +784,9 @@ static int parse_plan(struct sc_plan *p, char *text, char *err, size_t errlen)
 			rc = to_u64(a, SC_REPLICAS_MAX, &v);
 			o->replicas = (uint32_t)v;
 		} else if (!strcmp(key, "rejects")) {
-			rc = to_opt_str(a, &p->rejects_path);
+			rc = have_rejects++ ? SC_ECORRUPT : to_opt_str(a, &p->rejects_path);
 		} else if (!strcmp(key, "near_report")) {
-			rc = to_opt_str(a, &p->near_report_path);
+			rc = have_report++ ? SC_ECORRUPT : to_opt_str(a, &p->near_report_path);
 		} else if (!strcmp(key, "options") || !strcmp(key, "inputs")) {
 			rc = a && strlen(a) == 64 ? sc_unhex(a, 64, key[0] == 'o' ? p->jid.options :
 							     p->jid.inputs, 32) : SC_ECORRUPT;
@@ -912,23 +920,15 @@ static int parse_plan(struct sc_plan *p, char *text, char *err, size_t errlen)
 
 int sc_plan_load(const char *dir, struct sc_plan **out, char *err, size_t errlen)
 {
-	char path[SC_PATH_MAX], *d;
+	char path[SC_PATH_MAX];
 	struct sc_plan *p;
 	struct sc_buf b;
 	int rc;
 
 	*out = NULL;
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	d = absolute(dir);
-	if (!d || strlen(d) >= sizeof(p->dir)) {
-		free(d);
-		free(p);
-		return sc_fail(err, errlen, SC_ELIMIT, "plan directory '%s': path too long", dir);
-	}
-	strcpy(p->dir, d);
-	free(d);
+	rc = plan_alloc(dir, &p, err, errlen);
+	if (rc)
+		return rc;
 	sc_buf_init(&b, SC_PLAN_SIZE_MAX + 1);
 	rc = sc_plan_path(p, path, sizeof(path), "plan");
 	if (!rc)

@@ -95,6 +95,10 @@ const char *sc_phase_name(enum sc_phase ph);
 /* "scan" or 1, "dedup" or 2, "near", "pack" or 3, "commit" or 4. 0 or SC_EUSAGE. */
 int sc_phase_parse(const char *s, enum sc_phase *out);
 
+/* Append printf text (at most 511 bytes) to b: the lines of the plan file
+ * and of the tasks' summaries. 0, SC_ELIMIT or -ENOMEM. */
+int sc_plan_putf(struct sc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* snprintf into buf of a path under the plan directory; SC_ELIMIT when cut. */
 int sc_plan_path(const struct sc_plan *p, char *buf, size_t n, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

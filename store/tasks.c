@@ -136,34 +136,18 @@ static void summary_release(struct summary *s)
 	sc_buf_release(&s->msgs);
 }
 
-static int sputf(struct sc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int sputf(struct sc_buf *b, const char *fmt, ...)
-{
-	char tmp[512];
-	va_list ap;
-	int k;
-
-	va_start(ap, fmt);
-	k = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (k < 0 || (size_t)k >= sizeof(tmp))
-		return SC_ELIMIT;
-	return sc_buf_append(b, tmp, (size_t)k);
-}
-
 static int put_stats(struct sc_buf *b, const struct sc_stats *st)
 {
 	int rc = 0;
 
 	for (size_t i = 0; i < SC_ARRAY_LEN(stat_fields) && !rc; i++)
-		rc = sputf(b, "stat %s %" PRIu64 "\n", stat_fields[i].name,
+		rc = sc_plan_putf(b, "stat %s %" PRIu64 "\n", stat_fields[i].name,
 			   *stat_at((struct sc_stats *)(uintptr_t)st, i));
 	for (int r = 1; r < SC_REJECT__COUNT && !rc; r++)
 		if (st->rejected[r])
-			rc = sputf(b, "rejected %d %" PRIu64 "\n", r, st->rejected[r]);
+			rc = sc_plan_putf(b, "rejected %d %" PRIu64 "\n", r, st->rejected[r]);
 	if (!rc)
-		rc = sputf(b, "elapsed %a\n", st->elapsed_s);
+		rc = sc_plan_putf(b, "elapsed %a\n", st->elapsed_s);
 	return rc;
 }
 
@@ -394,6 +378,19 @@ static int open_output(struct task *t, const char *path, uint32_t kind, enum sc_
 	return rc ? bad_input(t, rc, ph, i, msg) : 0;
 }
 
+/*
+ * Read the next n-byte item of f, an output of task (ph, i): 1 when read,
+ * 0 at the end of the section, negative after bad_input (a damaged file
+ * sends task (ph, i) to run again).
+ */
+static int read_item(struct task *t, struct sc_tfile *f, void *p, size_t n, enum sc_phase ph,
+		     uint32_t i)
+{
+	int rc = sc_tfile_read(f, p, n);
+
+	return rc < 0 ? bad_input(t, rc, ph, i, sc_tfile_error(f)) : rc;
+}
+
 /* Remove the files of this task's earlier attempts: names in dir starting
  * with prefix, or ".prefix" (temporaries). */
 static void remove_prefixed(const char *dir, const char *prefix)
@@ -530,7 +527,9 @@ static int bitmap_add(struct task *t, struct bitmap *b, struct sc_tfile *f, uint
 	int rc;
 
 	rc = sc_tfile_seek(f, s);
-	while (!rc && (rc = sc_tfile_read(f, e, 8)) == 1) {
+	if (rc)
+		return bad_input(t, rc, ph, i, sc_tfile_error(f));
+	while ((rc = read_item(t, f, e, 8, ph, i)) == 1) {
 		v = sc_get_le64(e);
 		if (v >= b->n || (n && v <= prev)) {
 			snprintf(why, sizeof(why), "task file '%s': section %" PRIu32 ": ordinal %"
@@ -540,10 +539,9 @@ static int bitmap_add(struct task *t, struct bitmap *b, struct sc_tfile *f, uint
 		bit_set(b, v);
 		prev = v;
 		n++;
-		rc = 0;
 	}
 	if (rc < 0)
-		return bad_input(t, rc, ph, i, sc_tfile_error(f));
+		return rc;
 	if (n != items) {
 		snprintf(why, sizeof(why), "task file '%s': section %" PRIu32 ": %" PRIu64
 			 " ordinals, %" PRIu64 " recorded", path, s, n, items);
@@ -971,10 +969,10 @@ static int run_scan(struct task *t)
 		st.input_files += p->segs[sc.seg0 + k].offset == 0;
 	rc = put_stats(&sum, &st);
 	if (!rc)
-		rc = sputf(&sum, "unique %" PRIu64 "\nkey_runs %" PRIu32 "\nband_runs %" PRIu32
+		rc = sc_plan_putf(&sum, "unique %" PRIu64 "\nkey_runs %" PRIu32 "\nband_runs %" PRIu32
 			   "\n", sc.unique, sc.key_runs, sc.band_runs);
 	for (uint32_t k = 0; k < sc.nsegs && !rc; k++)
-		rc = sputf(&sum, "lines %" PRIu32 " %" PRIu64 "\n", k, lines[k]);
+		rc = sc_plan_putf(&sum, "lines %" PRIu32 " %" PRIu64 "\n", k, lines[k]);
 	if (rc) {
 		tfail(t, rc, "summary: %s", sc_strerror(rc));
 		goto out;
@@ -1037,13 +1035,11 @@ static int cur_next(struct merge *m, struct cursor *c, uint32_t part)
 	int had = c->live, rc;
 	char why[SC_PATH_MAX + 256];
 
-	rc = sc_tfile_read(c->f, rec, n);
-	if (rc == 0) {
+	rc = read_item(m->t, c->f, rec, n, SC_PHASE_SCAN, c->slice);
+	if (rc <= 0) {
 		c->live = 0;
-		return 0;
+		return rc;
 	}
-	if (rc < 0)
-		return bad_input(m->t, rc, SC_PHASE_SCAN, c->slice, sc_tfile_error(c->f));
 	c->a = sc_get_le64(rec);
 	if (m->kind == SC_TF_KEYS) {
 		c->b = sc_get_le64(rec + 8);
@@ -1321,7 +1317,7 @@ static int run_dedup(struct task *t)
 
 		for (uint32_t s = 0; s < p->tasks; s++)
 			g += graph.n[s];
-		rc = sputf(&sum, "dups %" PRIu64 "\ngraph %" PRIu64 "\n", drops.total, g);
+		rc = sc_plan_putf(&sum, "dups %" PRIu64 "\ngraph %" PRIu64 "\n", drops.total, g);
 		if (rc) {
 			tfail(t, rc, "summary: %s", sc_strerror(rc));
 			goto out;
@@ -1497,13 +1493,9 @@ static int run_near(struct task *t)
 			const uint8_t *sig = rec + 24;
 			double sim;
 
-			rc = sc_tfile_read(sigs, rec, 24 + psize);
-			if (rc == 0)
+			rc = read_item(t, sigs, rec, 24 + psize, SC_PHASE_SCAN, s);
+			if (rc <= 0)
 				break;
-			if (rc < 0) {
-				rc = bad_input(t, rc, SC_PHASE_SCAN, s, sc_tfile_error(sigs));
-				break;
-			}
 			rc = 0;
 			ord = sc_get_le64(rec);
 			ln = sc_get_le64(rec + 16);
@@ -1659,16 +1651,15 @@ static int pack_next(void *ctx, struct sc_ingest_rec *r, char *err, size_t errle
 	(void)err;
 	(void)errlen;
 	for (;;) {
-		rc = sc_tfile_read(ps->spool, h, sizeof(h));
+		rc = read_item(ps->t, ps->spool, h, sizeof(h), SC_PHASE_SCAN, ps->slice);
+		if (rc < 0)
+			return rc;
 		if (rc == 0) {
 			if (ps->ord != ps->items)
 				return bad_input(ps->t, SC_ECORRUPT, SC_PHASE_SCAN, ps->slice,
 						 "spool: record count differs from the recorded one");
 			return 0;
 		}
-		if (rc < 0)
-			return bad_input(ps->t, rc, SC_PHASE_SCAN, ps->slice,
-					 sc_tfile_error(ps->spool));
 		len = sc_get_le64(h);
 		if (!len || len > ps->rec.max || ps->ord >= ps->drop.n)
 			return bad_input(ps->t, SC_ECORRUPT, SC_PHASE_SCAN, ps->slice,
@@ -1850,13 +1841,9 @@ static int render_events(struct task *t, const uint64_t *base, uint64_t rejects_
 			uint64_t ln;
 			const char *name;
 
-			rc = sc_tfile_read(f, h, sizeof(h));
-			if (rc == 0)
+			rc = read_item(t, f, h, sizeof(h), SC_PHASE_SCAN, s);
+			if (rc <= 0)
 				break;
-			if (rc < 0) {
-				rc = bad_input(t, rc, SC_PHASE_SCAN, s, sc_tfile_error(f));
-				break;
-			}
 			rc = 0;
 			seg = sc_get_le32(h + 4);
 			n = sc_get_le32(h + 24);
@@ -2171,7 +2158,9 @@ static int run_commit(struct task *t)
 	if (!t->to->keep_plan && t->to->message) {
 		struct summary sm;
 
-		/* by hand: say what the launching command would say */
+		/* by hand: say what the launching command would say (sm is set
+		 * up here: parse_summary is not reached when the append fails) */
+		memset(&sm, 0, sizeof(sm));
 		if (!sc_buf_append(&msgs, "end\n", 5) && !parse_summary(msgs.data, &sm)) {
 			for (size_t off = 0; off < sm.msgs.len; off += strlen(sm.msgs.data + off) + 1)
 				t->to->message(t->to->cb_ctx, sm.msgs.data + off);

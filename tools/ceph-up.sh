@@ -32,62 +32,22 @@ OSD_BYTES=${SC_CEPH_OSD_BYTES:-3G}
 BUCKET=${SC_CEPH_BUCKET:-shardctl-test}
 TIMEOUT=${SC_CEPH_TIMEOUT:-120}
 IP=127.0.0.1
-T0=$(date +%s.%N)
-
-log() { printf 'ceph-up: [%6.2fs] %s\n' "$(awk -v a="$(date +%s.%N)" -v b="$T0" 'BEGIN{print a-b}')" "$*"; }
-fail() {                      # the end of the logs, stop whatever started, the reason last
-	if [ -n "${CEPH_DIR:-}" ] && [ -d "$CEPH_DIR/log" ]; then
-		for f in "$CEPH_DIR"/log/*.log; do
-			[ -s "$f" ] || continue
-			echo "---- last lines of $f" >&2
-			tail -n 5 "$f" | cut -c1-300 >&2
-		done
-		"$HERE/ceph-down.sh" "$CEPH_DIR" >&2 || true
-	fi
-	echo "ceph-up: FAILED: $*" >&2
-	exit 1
-}
+CLUSTER_NAME=ceph-up
+CLUSTER_DOWN=$HERE/ceph-down.sh
+CLUSTER_DOWN_ENV=
+CLUSTER_LOGS='log/*.log'
+CLUSTER_PIDS='run/*.pid'
+# shellcheck source=tools/lib-cluster.sh
+. "$HERE/lib-cluster.sh"
 
 # ---------------------------------------------------------------- packages
-missing=""
-for p in $PKGS; do
-	case "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" in
-	*" installed") ;;
-	*) missing="$missing $p" ;;
-	esac
-done
-if [ -n "$missing" ]; then
-	command -v apt-get >/dev/null || fail "missing packages:$missing, and no apt-get to install them"
-	SUDO=""
-	if [ "$(id -u)" -ne 0 ]; then
-		command -v sudo >/dev/null || fail "missing packages:$missing; not root and no sudo"
-		SUDO=sudo
-	fi
-	log "installing:$missing"
-	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null ||
-		fail "'apt-get update' failed (network or apt sources?)"
-	# shellcheck disable=SC2086 # the package list is meant to split
-	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >/dev/null ||
-		fail "'apt-get install$missing' failed"
-	log "installed:$missing"
-fi
-for b in ceph-mon ceph-osd ceph-mgr radosgw radosgw-admin ceph ceph-authtool monmaptool curl python3; do
-	command -v "$b" >/dev/null || fail "'$b' not found after installing$missing"
-done
+# shellcheck disable=SC2086 # the package list is meant to split
+cluster_packages $PKGS
+cluster_commands ceph-mon ceph-osd ceph-mgr radosgw radosgw-admin ceph ceph-authtool monmaptool curl python3
 
 # ---------------------------------------------------------------- directory and ports
-if [ $# -ge 1 ]; then
-	CEPH_DIR=$1
-	case "$CEPH_DIR" in /*/*) ;; *) echo "ceph-up: DIR must be an absolute path two levels deep" >&2; exit 1 ;; esac
-	if ls "$CEPH_DIR"/run/*.pid >/dev/null 2>&1; then
-		echo "ceph-up: $CEPH_DIR has pid files: run tools/ceph-down.sh $CEPH_DIR first" >&2
-		exit 1
-	fi
-	rm -rf "$CEPH_DIR"
-	mkdir -p "$CEPH_DIR"
-else
-	CEPH_DIR=$(mktemp -d /tmp/scc.XXXXXX)   # short: Unix socket paths live here
-fi
+cluster_dir /tmp/scc.XXXXXX "$@"   # short: Unix socket paths live here
+CEPH_DIR=$CLUSTER_DIR
 [ ${#CEPH_DIR} -le 40 ] || fail "DIR '$CEPH_DIR' is too long for Ceph's admin sockets (40 bytes at most)"
 mkdir -p "$CEPH_DIR"/{run,log,crash,mon,mgr,osd,rgw}
 CONF=$CEPH_DIR/ceph.conf
@@ -238,7 +198,7 @@ $CEPH auth get-or-create client.rgw.gw mon 'allow rw' osd 'allow rwx' mgr 'allow
 radosgw -c "$CONF" -n client.rgw.gw 2>> "$CEPH_DIR/log/start-rgw.log" || fail "radosgw did not start"
 deadline=$(( $(date +%s) + TIMEOUT ))
 until curl -s -o /dev/null --max-time 2 "http://$IP:$RGW_PORT/"; do
-	[ -f "$CEPH_DIR/run/ceph-client.rgw.gw.pid" ] && ! kill -0 "$(cat "$CEPH_DIR/run/ceph-client.rgw.gw.pid")" 2>/dev/null &&
+	[ -f "$CEPH_DIR/run/ceph-client.rgw.gw.pid" ] && ! cluster_alive "$CEPH_DIR/run/ceph-client.rgw.gw.pid" &&
 		fail "radosgw exited"
 	why=$(grep -m1 -E 'failed to bind|ERROR: failed initializing' "$CEPH_DIR/log/ceph-client.rgw.gw.log" 2>/dev/null || true)
 	[ -z "$why" ] || fail "radosgw cannot serve on $IP:$RGW_PORT: ${why#* -1 }"

@@ -30,66 +30,25 @@ PKGS="slurmctld slurmd slurm-client munge"
 NNODES=${SC_SLURM_NODES:-3}
 CPUS=${SC_SLURM_CPUS:-1}
 TIMEOUT=${SC_SLURM_TIMEOUT:-60}
-T0=$(date +%s.%N)
-SLURM_DIR=
-
-log() { printf 'slurm-up: [%5.2fs] %s\n' "$(awk -v a="$(date +%s.%N)" -v b="$T0" 'BEGIN{print a-b}')" "$*"; }
-fail() {                      # the end of the logs, stop whatever started, the reason last
-	if [ -n "$SLURM_DIR" ] && [ -d "$SLURM_DIR/log" ]; then
-		for f in "$SLURM_DIR"/log/*; do
-			[ -s "$f" ] || continue
-			echo "---- last lines of $f" >&2
-			tail -n 5 "$f" | cut -c1-300 >&2
-		done
-		KEEP_DATA=1 "$HERE/slurm-down.sh" "$SLURM_DIR" >&2 || true
-	fi
-	echo "slurm-up: FAILED: $*" >&2
-	exit 1
-}
+CLUSTER_NAME=slurm-up
+CLUSTER_DOWN=$HERE/slurm-down.sh
+CLUSTER_DOWN_ENV=KEEP_DATA=1
+CLUSTER_LOGS='log/*'
+CLUSTER_PIDS='pids/*.pid'
+# shellcheck source=tools/lib-cluster.sh
+. "$HERE/lib-cluster.sh"
 
 case "$NNODES" in '' | *[!0-9]* | 0) fail "SC_SLURM_NODES must be a positive number" ;; esac
 case "$CPUS" in '' | *[!0-9]* | 0) fail "SC_SLURM_CPUS must be a positive number" ;; esac
 
 # ---------------------------------------------------------------- packages
-missing=""
-for p in $PKGS; do
-	case "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" in
-	*" installed") ;;
-	*) missing="$missing $p" ;;
-	esac
-done
-if [ -n "$missing" ]; then
-	command -v apt-get >/dev/null || fail "missing packages:$missing, and no apt-get to install them"
-	SUDO=""
-	if [ "$(id -u)" -ne 0 ]; then
-		command -v sudo >/dev/null || fail "missing packages:$missing; not root and no sudo"
-		SUDO=sudo
-	fi
-	log "installing:$missing"
-	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null ||
-		fail "'apt-get update' failed (network or apt sources?)"
-	# shellcheck disable=SC2086 # the package list is meant to split
-	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >/dev/null ||
-		fail "'apt-get install$missing' failed"
-	log "installed:$missing"
-fi
-for b in munged mungekey munge unmunge slurmctld slurmd sbatch squeue scontrol scancel sinfo python3; do
-	command -v "$b" >/dev/null || fail "'$b' not found${missing:+ after installing$missing}"
-done
+# shellcheck disable=SC2086 # the package list is meant to split
+cluster_packages $PKGS
+cluster_commands munged mungekey munge unmunge slurmctld slurmd sbatch squeue scontrol scancel sinfo python3
 
 # ---------------------------------------------------------------- directory and ports
-if [ $# -ge 1 ]; then
-	SLURM_DIR=$1
-	case "$SLURM_DIR" in /*/*) ;; *) echo "slurm-up: DIR must be an absolute path two levels deep" >&2; exit 1 ;; esac
-	if ls "$SLURM_DIR"/pids/*.pid >/dev/null 2>&1; then
-		echo "slurm-up: $SLURM_DIR has pid files: run tools/slurm-down.sh $SLURM_DIR first" >&2
-		exit 1
-	fi
-	rm -rf "$SLURM_DIR"
-	mkdir -p "$SLURM_DIR"
-else
-	SLURM_DIR=$(mktemp -d /tmp/scs.XXXXXX)  # short: the munge socket lives here
-fi
+cluster_dir /tmp/scs.XXXXXX "$@"  # short: the munge socket lives here
+SLURM_DIR=$CLUSTER_DIR
 mkdir -p "$SLURM_DIR"/{munge/key,state,spool,log,pids}
 for i in $(seq 1 "$NNODES"); do mkdir -p "$SLURM_DIR/spool/n$i"; done
 chmod 755 "$SLURM_DIR" "$SLURM_DIR/munge"  # munged: the socket directory must be o+x
@@ -128,11 +87,11 @@ mungekey --create --keyfile="$SLURM_DIR/munge/key/munge.key" --bits=1024 ||
 munged -F --socket="$MSOCK" --key-file="$SLURM_DIR/munge/key/munge.key" \
 	--pid-file="$SLURM_DIR/munge/munged.pid" --seed-file="$SLURM_DIR/munge/munged.seed" \
 	--log-file="$SLURM_DIR/log/munged.log" </dev/null >>"$SLURM_DIR/log/munged.out" 2>&1 &
-echo $! >"$SLURM_DIR/pids/munged.pid"
+cluster_record_pid "$SLURM_DIR/pids/munged.pid" $!
 ok=0
 for _ in $(seq 100); do
 	if munge -S "$MSOCK" -n 2>/dev/null | unmunge -S "$MSOCK" >/dev/null 2>&1; then ok=1; break; fi
-	kill -0 "$(cat "$SLURM_DIR/pids/munged.pid")" 2>/dev/null || fail "munged exited at start"
+	cluster_alive "$SLURM_DIR/pids/munged.pid" || fail "munged exited at start"
 	sleep 0.1
 done
 [ $ok = 1 ] || fail "munged does not answer on $MSOCK after 10 s"
@@ -193,18 +152,16 @@ export SLURM_CONF=$CONF
 
 # ---------------------------------------------------------------- daemons
 slurmctld -D -i -f "$CONF" </dev/null >>"$SLURM_DIR/log/slurmctld.out" 2>&1 &
-echo $! >"$SLURM_DIR/pids/slurmctld.pid"
+cluster_record_pid "$SLURM_DIR/pids/slurmctld.pid" $!
 for i in $(seq 1 "$NNODES"); do
 	slurmd -D -N "n$i" -f "$CONF" </dev/null >>"$SLURM_DIR/log/slurmd-n$i.out" 2>&1 &
-	echo $! >"$SLURM_DIR/pids/slurmd-n$i.pid"
+	cluster_record_pid "$SLURM_DIR/pids/slurmd-n$i.pid" $!
 done
 
 # ---------------------------------------------------------------- wait for idle nodes
 ok=0
 for _ in $(seq $((TIMEOUT * 10))); do
-	for f in "$SLURM_DIR"/pids/*.pid; do
-		kill -0 "$(cat "$f")" 2>/dev/null || fail "$(basename "$f" .pid) exited at start"
-	done
+	cluster_check_started
 	# exactly "idle": not idle* (not responding) nor unk* (never registered)
 	idle=$(sinfo -h -N -o '%N %t' 2>/dev/null | awk '$2=="idle"' | sort -u | wc -l || true)
 	if [ "$idle" -ge "$NNODES" ]; then ok=1; break; fi

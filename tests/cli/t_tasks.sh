@@ -194,3 +194,72 @@ grep -q "standard input" err.txt || die "unclear stdin refusal"
 expect_exit 2 "$SC" ingest-task nowhere scan 0 2> /dev/null
 [ ! -e u ] || die "a refused ingest left '$(ls -A u)'"
 echo "refusals: usage errors, nothing touched"
+
+# ---- the Slurm launcher against a stand-in for Slurm (tests/slurm/ has the
+# real one): sbatch runs each array task at once, as a job with an empty
+# environment would (--export=NONE, SBATCH_EXPORT=NONE), and records its
+# state for squeue
+mkdir fakeslurm
+cat > fakeslurm/sbatch <<'SH'
+#!/bin/bash
+d=$(dirname "$0")
+[ -z "${FAKE_SBATCH_SPAM:-}" ] || head -c "$FAKE_SBATCH_SPAM" /dev/zero | tr '\0' 'x'
+job=$(( $(cat "$d/next" 2>/dev/null || echo 100) + 1 ))
+echo $job > "$d/next"
+array= out= wrap= phase=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--job-name=*) phase=${1#--job-name=shardctl-} ;;
+	--array) array=$2; shift ;;
+	--output=*) out=${1#--output=} ;;
+	--wrap=*) wrap=${1#--wrap=} ;;
+	esac
+	shift
+done
+for r in ${array//,/ }; do
+	for i in $(seq "${r%-*}" "${r#*-}"); do
+		# FAKE_SLURM_LOSE=PHASE:INDEX: that task ends well but leaves no done marker
+		if [ "${FAKE_SLURM_LOSE:-}" = "$phase:$i" ]; then echo "$job $i COMPLETED"
+		elif env -i SLURM_ARRAY_TASK_ID=$i /bin/sh -c "$wrap" > "${out/\%06a/$(printf %06d "$i")}" 2>&1
+		then echo "$job $i COMPLETED"; else echo "$job $i FAILED"; fi >> "$d/queue"
+	done
+done
+echo "$job"
+SH
+printf '#!/bin/sh\ncat "$(dirname "$0")/queue" 2>/dev/null\n' > fakeslurm/squeue
+printf '#!/bin/sh\nexit 0\n' > fakeslurm/scancel
+chmod +x fakeslurm/*
+# (timeout: a driver that misses the end of its tasks would wait forever)
+PATH=$PWD/fakeslurm:$PATH timeout 120 "$SC" ingest --quiet $(nodes_for fs) --frame-size 16K \
+	--shard-size 64K --dedup exact --rejects fs.rej --out fs --tasks 3 --launcher slurm in 2> err.txt ||
+	{ cat err.txt >&2; die "slurm launcher, tasks without the caller's environment"; }
+same_records ref.exact fs
+same_file ref.exact.rej fs.rej
+no_leftovers fs fs/n0 fs/n1 fs/n2
+# sbatch saying more than the driver keeps: refused, said, nothing read past it
+set +e
+PATH=$PWD/fakeslurm:$PATH FAKE_SBATCH_SPAM=3000000 ingest fs2 exact --tasks 2 --launcher slurm 2> err.txt
+rc=$?
+set -e
+[ $rc = 1 ] || { head -c 2000 err.txt >&2; die "sbatch output too long: exit 1 expected, got $rc"; }
+grep -q "sbatch failed for phase scan (output longer than [0-9]* bytes)" err.txt ||
+	{ head -c 2000 err.txt >&2; die "sbatch output too long: not said"; }
+[ ! -e fs2/manifest.json ] || die "committed after sbatch failed"
+# a task that Slurm lists as COMPLETED without its done marker: a failure
+# after a few seconds, although the job stays listed (MinJobAge)
+set +e
+PATH=$PWD/fakeslurm:$PATH FAKE_SLURM_LOSE=commit:0 timeout 60 "$SC" ingest --quiet \
+	$(nodes_for fs3) --dedup exact --out fs3 --tasks 3 --launcher slurm in 2> err.txt
+rc=$?
+set -e
+[ $rc = 1 ] || { cat err.txt >&2; die "a task completed without its marker: exit 1 expected, got $rc"; }
+grep -q "task commit 0 failed (slurm job [0-9]*_0: completed without its done marker)" err.txt ||
+	{ cat err.txt >&2; die "a task completed without its marker: not named"; }
+echo "slurm launcher (stand-in): tasks get their environment from the job script; long sbatch output refused; a completed task without its marker fails"
+
+# a --plan-dir longer than a path may be: refused, not cut to another directory
+long=$PWD/lpd/$(printf 'd%.0s/' $(seq 1 2100))pl
+expect_exit 2 "$SC" ingest --out lp --tasks 2 --plan-dir "$long" in 2> err.txt
+grep -q "plan-dir: path too long" err.txt || { cat err.txt >&2; die "long --plan-dir not refused"; }
+[ ! -e lpd ] && [ ! -e lp ] || die "a refused --plan-dir left files"
+echo "--plan-dir too long: refused"

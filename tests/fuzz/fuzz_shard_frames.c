@@ -43,6 +43,7 @@
 #include "manifest.h"
 #include "normalize.h"
 #include "shard.h"
+#include "fuzz_shard_util.h"
 #include "shardctl.h"
 
 #define FUZZ_FILE_MAX  (256u << 10) /* bigger inputs add time, not coverage */
@@ -414,28 +415,6 @@ out:
 	sc_shard_index_free(ix);
 }
 
-/* Copy with the record index hash made right; NULL if there is none to fix. */
-static uint8_t *rehashed(const uint8_t *data, size_t size)
-{
-	uint64_t frames, trailer, hashed;
-	uint8_t *copy, *pl;
-
-	if (size < 9)
-		return NULL;
-	frames = sc_get_le32(data + size - 9);
-	trailer = 57 + 16 * frames;
-	if (frames > SC_SHARD_FRAMES_MAX || trailer > size)
-		return NULL;
-	copy = malloc(size);
-	if (!copy)
-		abort();
-	memcpy(copy, data, size);
-	pl = copy + size - trailer + 8;
-	hashed = 24 + 4 * frames;
-	sc_put_le64(pl + hashed, XXH64(pl, (size_t)hashed, 0));
-	return copy;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -447,7 +426,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (memfd < 0)
 		setup();
 	one_input(data, size);
-	copy = rehashed(data, size);
+	copy = fuzz_shard_rehashed(data, size);
 	if (copy) {
 		if (memcmp(copy, data, size))
 			one_input(copy, size);

@@ -27,6 +27,7 @@
 #include <xxhash.h>
 
 #include "shard.h"
+#include "fuzz_shard_util.h"
 
 #define FUZZ_FILE_MAX  (1u << 20) /* bigger inputs add time, not coverage */
 #define FUZZ_FRAME_MAX (1u << 20) /* decode frames up to this raw size */
@@ -176,28 +177,6 @@ static void one_input(const uint8_t *data, size_t size)
 	sc_shard_index_free(lx);
 }
 
-/* Copy with the record index hash made right; 0 if there is none to fix. */
-static uint8_t *rehashed(const uint8_t *data, size_t size)
-{
-	uint64_t frames, trailer, hashed;
-	uint8_t *copy, *pl;
-
-	if (size < 9)
-		return NULL;
-	frames = sc_get_le32(data + size - 9);
-	trailer = 57 + 16 * frames;
-	if (frames > SC_SHARD_FRAMES_MAX || trailer > size)
-		return NULL;
-	copy = malloc(size);
-	if (!copy)
-		abort();
-	memcpy(copy, data, size);
-	pl = copy + size - trailer + 8;
-	hashed = 24 + 4 * frames;
-	sc_put_le64(pl + hashed, XXH64(pl, (size_t)hashed, 0));
-	return copy;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -207,7 +186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > FUZZ_FILE_MAX)
 		return 0;
 	one_input(data, size);
-	copy = rehashed(data, size);
+	copy = fuzz_shard_rehashed(data, size);
 	if (copy) {
 		one_input(copy, size);
 		free(copy);

@@ -1,9 +1,10 @@
 # `shardctl ingest --tasks N --launcher slurm` on a real cluster: the phases
 # run as job arrays chained by dependencies and give the records, rejects,
 # near-dup report and stats of a single-process ingest (exact and near),
-# and the very shards of --launcher local; --sbatch-args reach sbatch; a
-# task made to fail is named with its Slurm job and log, the later phases
-# are cancelled, and --resume runs only what is unfinished, to the same set.
+# and the very shards of --launcher local; --sbatch-args reach sbatch, and
+# jobs without the caller's environment (--export=NONE) work; a task made
+# to fail is named with its Slurm job and log, the later phases are
+# cancelled, and --resume runs only what is unfinished, to the same set.
 . "$TESTS_DIR/lib.sh"
 . "$TESTS_DIR/resume_lib.sh"
 . "$TESTS_DIR/tasks_lib.sh"
@@ -44,6 +45,17 @@ for mode in exact near; do
 	same_shards slurm.$mode local.$mode
 	echo "$mode: slurm = single process (records, stats, side files) = local (shards)"
 done
+
+# jobs that get none of the caller's environment (--export=NONE, as some
+# sites make the default): the commit task still leaves the plan to the
+# waiting command, which reports the result
+ingest e exact --tasks 3 --launcher slurm --sbatch-args "--export=NONE" 2> e.err ||
+	{ cat e.err >&2; die "slurm ingest with --export=NONE failed"; }
+grep -q "commit: 1/1 tasks done" e.err || { cat e.err >&2; die "--export=NONE: no commit seen"; }
+same_records ref.exact e
+same_file ref.exact.rej e.rej
+no_leftovers e e/n0 e/n1
+echo "--export=NONE: the same set, reported by the waiting command"
 
 # a task made to fail: named with its job and log; later phases cancelled
 set +e

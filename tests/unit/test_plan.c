@@ -265,11 +265,98 @@ static void test_same_and_damage(void **state)
 	assert_int_equal(sc_phase_parse("", &ph), SC_EUSAGE);
 }
 
+/* Write text as the plan file of p's directory, checksummed as a saved
+ * plan is, so that only the text can be wrong. */
+static void save_plan_text(const struct sc_plan *p, const char *text)
+{
+	struct sc_tfile_writer *w;
+	char path[SC_PATH_MAX], err[512];
+
+	assert_int_equal(sc_plan_path(p, path, sizeof(path), "plan"), 0);
+	assert_int_equal(sc_tfile_create(path, SC_TF_PLAN, p->id, 0, 1, 1 << 16, &w, err,
+					 sizeof(err)), 0);
+	assert_int_equal(sc_tfile_write(w, text, strlen(text)), 0);
+	assert_int_equal(sc_tfile_commit(w, err, sizeof(err)), 0);
+}
+
+/*
+ * Plan text that the checksums cannot catch (a plan written by another
+ * tool, or by a bug): a key given twice is refused (its first value was
+ * leaked), and so is a '%' escape cut short at the end of a value (it was
+ * decoded from the bytes after the value's end).
+ */
+static void test_crafted_text(void **state)
+{
+	static char text[1 << 20];
+	char in[512], pdir[512], n0[512], n1[512], err[1024], path[600];
+	char *inputs[] = { in }, *nodes[] = { n0, n1 };
+	static const char *const twice[] = { "out", "text_field", "rejects", "near_report",
+					     "tasks" };
+	uint32_t w[] = { 1, 2 };
+	struct sc_ingest_opts o;
+	struct sc_plan *p, *q;
+	struct sc_buf b, t;
+
+	(void)state;
+	make_inputs(text, sizeof(text));
+	snprintf(in, sizeof(in), "%s/in", dir);
+	snprintf(n0, sizeof(n0), "%s/n0", dir);
+	snprintf(n1, sizeof(n1), "%s/n1", dir);
+	snprintf(pdir, sizeof(pdir), "%s/plan3", dir);
+	opts_init(&o, inputs, nodes, w);
+	assert_int_equal(sc_plan_build(&o, pdir, 2, &p, err, sizeof(err)), 0);
+	assert_int_equal(sc_plan_save(p, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/plan", pdir);
+	sc_buf_init(&b, 1 << 20);
+	sc_buf_init(&t, 1 << 20);
+	assert_int_equal(sc_tfile_load(path, SC_TF_PLAN, p->id, 0, 1 << 20, &b, err,
+				       sizeof(err)), 0);
+	/* the text as saved loads */
+	save_plan_text(p, b.data);
+	assert_int_equal(sc_plan_load(pdir, &q, err, sizeof(err)), 0);
+	sc_plan_free(q);
+	for (size_t k = 0; k < SC_ARRAY_LEN(twice); k++) {
+		char key[64], *at, *eol;
+
+		/* the key's line once more, just before "end" */
+		snprintf(key, sizeof(key), "\n%s ", twice[k]);
+		at = strstr(b.data, key);
+		assert_non_null(at);
+		eol = strchr(at + 1, '\n');
+		t.len = 0;
+		assert_int_equal(sc_buf_append(&t, b.data, b.len - 4), 0); /* less "end\n" */
+		assert_int_equal(sc_buf_append(&t, at + 1, (size_t)(eol - at)), 0);
+		assert_int_equal(sc_buf_append(&t, "end\n", 5), 0); /* with the NUL */
+		save_plan_text(p, t.data);
+		assert_int_equal(sc_plan_load(pdir, &q, err, sizeof(err)), SC_ECORRUPT);
+		assert_non_null(strstr(err, "not a valid plan"));
+	}
+	/* a value ending in '%' or '%x' */
+	for (int cut = 1; cut <= 2; cut++) {
+		char *at = strstr(b.data, "\ntext_field ");
+
+		assert_non_null(at);
+		t.len = 0;
+		assert_int_equal(sc_buf_append(&t, b.data, (size_t)(at - b.data)), 0);
+		assert_int_equal(sc_buf_append(&t, cut == 1 ? "\ntext_field a%" :
+					       "\ntext_field a%4", cut == 1 ? 14 : 15), 0);
+		at = strchr(at + 1, '\n');
+		assert_int_equal(sc_buf_append(&t, at, strlen(at) + 1), 0);
+		save_plan_text(p, t.data);
+		assert_int_equal(sc_plan_load(pdir, &q, err, sizeof(err)), SC_ECORRUPT);
+	}
+	sc_buf_release(&b);
+	sc_buf_release(&t);
+	sc_plan_clean(p, 0);
+	sc_plan_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_slices),
 		cmocka_unit_test(test_same_and_damage),
+		cmocka_unit_test(test_crafted_text),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

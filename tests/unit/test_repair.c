@@ -187,6 +187,30 @@ static void same_records(const char *root, const struct sc_buf *want)
 	sc_buf_release(&got);
 }
 
+/*
+ * What most tests start from: a fresh 3-node, 2-replica set of nshards
+ * shards in a temporary directory, and its records as read before any
+ * damage (want). fixture_close() removes it all.
+ */
+struct fixture {
+	char root[PATH_MAX];   /* the set root (and its nodes n0, n1, n2) */
+	struct sc_buf want;    /* the set's records */
+};
+
+static void fixture_open(struct fixture *f, uint32_t nshards)
+{
+	tsu_tmp_dir(f->root, "test_repair");
+	tsu_make_set(f->root, 3, 2, nshards);
+	sc_buf_init(&f->want, 64u << 20);
+	tsu_read_all(f->root, &f->want);
+}
+
+static void fixture_close(struct fixture *f)
+{
+	sc_buf_release(&f->want);
+	tsu_rm_tree(f->root);
+}
+
 /* Damage four replicas of a 3-node, 2-replica, 6-shard set in four ways. */
 static void damage(const char *root)
 {
@@ -204,17 +228,15 @@ static void damage(const char *root)
 
 static void test_repair_heals(void **state)
 {
-	char t[PATH_MAX], p[PATH_MAX];
+	char p[PATH_MAX];
 	struct sc_repair_result res;
 	struct counts c = { 0 };
 	struct sc_verify_totals v;
-	struct sc_buf want;
+	struct fixture f;
+	const char *t = f.root;
 
 	(void)state;
-	tsu_tmp_dir(t, "test_repair");
-	tsu_make_set(t, 3, 2, 6);
-	sc_buf_init(&want, 64u << 20);
-	tsu_read_all(t, &want);
+	fixture_open(&f, 6);
 	damage(t);
 	/* a dry run reports and changes nothing */
 	assert_int_equal(repair(t, 1, &c, &res), 0);
@@ -234,7 +256,7 @@ static void test_repair_heals(void **state)
 	v = check(t);
 	assert_int_equal(v.problems, 0);
 	assert_int_equal(v.notes, 0); /* generation 1 is gone everywhere */
-	same_records(t, &want);
+	same_records(t, &f.want);
 	/* idempotent */
 	assert_int_equal(repair(t, 0, &c, &res), 0);
 	assert_int_equal(res.replicas_rebuilt, 0);
@@ -256,20 +278,20 @@ static void test_repair_heals(void **state)
 	assert_int_equal(check(t).notes, 2);
 	assert_int_equal(repair(t, 0, &c, &res), 0);
 	assert_int_equal(check(t).notes, 0);
-	sc_buf_release(&want);
-	tsu_rm_tree(t);
+	fixture_close(&f);
 }
 
 static void test_repair_lost_shard(void **state)
 {
-	char t[PATH_MAX], p[PATH_MAX];
+	char p[PATH_MAX];
 	struct sc_repair_result res;
 	struct counts c = { 0 };
 	struct sc_verify_totals v;
+	struct fixture f;
+	const char *t = f.root;
 
 	(void)state;
-	tsu_tmp_dir(t, "test_repair");
-	tsu_make_set(t, 3, 2, 4);
+	fixture_open(&f, 4);
 	/* shard 1: both replicas damaged; shard 2: one missing */
 	tsu_replica_path(t, 1, 0, p);
 	tsu_flip(p, 20);
@@ -295,25 +317,24 @@ static void test_repair_lost_shard(void **state)
 	assert_int_equal(res.exec.generation, 0);
 	assert_int_equal(generation(t), 2);
 	assert_int_equal(c.left, 1);
-	tsu_rm_tree(t);
+	fixture_close(&f);
 }
 
 static void test_repair_node_gone(void **state)
 {
-	char t[PATH_MAX], p[PATH_MAX];
+	char p[PATH_MAX];
 	struct sc_repair_result res;
 	struct counts c = { 0 };
 	struct sc_manifest m;
-	struct sc_buf want;
+	struct fixture f;
+	const char *t = f.root;
+	const struct sc_buf *want = &f.want;
 
 	(void)state;
-	tsu_tmp_dir(t, "test_repair");
-	tsu_make_set(t, 3, 2, 6);
-	sc_buf_init(&want, 64u << 20);
-	tsu_read_all(t, &want);
+	fixture_open(&f, 6);
 	tsu_join(p, t, "n1");
 	tsu_rm_tree(p);
-	same_records(t, &want); /* reads fail over */
+	same_records(t, want); /* reads fail over */
 	assert_int_equal(repair(t, 0, &c, &res), 0);
 	assert_true(res.replicas_rebuilt > 0);
 	assert_int_equal(res.replicas_moved, res.replicas_rebuilt);
@@ -324,9 +345,8 @@ static void test_repair_node_gone(void **state)
 		assert_true(m.shards[i].replica[0] != m.shards[i].replica[1]);
 	}
 	sc_manifest_release(&m);
-	same_records(t, &want);
-	sc_buf_release(&want);
-	tsu_rm_tree(t);
+	same_records(t, want);
+	fixture_close(&f);
 }
 
 /*
@@ -337,18 +357,16 @@ static void test_repair_node_gone(void **state)
  */
 static void test_repair_no_symlinked_node(void **state)
 {
-	char t[PATH_MAX], n1[PATH_MAX], away[PATH_MAX], sd[PATH_MAX], probe[PATH_MAX];
+	char n1[PATH_MAX], away[PATH_MAX], sd[PATH_MAX], probe[PATH_MAX];
 	struct sc_repair_result res;
 	struct counts c = { 0 };
 	struct sc_manifest m;
-	struct sc_buf want;
+	struct fixture f;
+	const char *t = f.root;
 	struct stat st;
 
 	(void)state;
-	tsu_tmp_dir(t, "test_repair");
-	tsu_make_set(t, 3, 2, 6);
-	sc_buf_init(&want, 64u << 20);
-	tsu_read_all(t, &want);
+	fixture_open(&f, 6);
 	tsu_join(n1, t, "n1");
 	tsu_join(away, t, "n1-away");
 	assert_int_equal(rename(n1, away), 0);
@@ -367,7 +385,7 @@ static void test_repair_no_symlinked_node(void **state)
 	assert_int_equal(repair(t, 0, &c, &res), 0);
 	assert_true(res.replicas_moved > 0);
 	assert_int_equal(check(t).problems, 0);
-	same_records(t, &want);
+	same_records(t, &f.want);
 	/* the copy behind the link is as it was: generation 1, no g000002 */
 	tsu_join(sd, away, m.set_id);
 	tsu_join(probe, sd, "g000001");
@@ -375,8 +393,7 @@ static void test_repair_no_symlinked_node(void **state)
 	tsu_join(probe, sd, "g000002");
 	assert_int_equal(stat(probe, &st), -1);
 	sc_manifest_release(&m);
-	sc_buf_release(&want);
-	tsu_rm_tree(t);
+	fixture_close(&f);
 }
 
 /*
@@ -503,18 +520,18 @@ static void op_remove_node(const char *root, struct counts *c)
 
 static void test_rebalance_add_remove(void **state)
 {
-	char t[PATH_MAX], n3[PATH_MAX], n0[PATH_MAX], *add[1] = { n3 }, *rm[1] = { n0 };
+	char n3[PATH_MAX], n0[PATH_MAX], *add[1] = { n3 }, *rm[1] = { n0 };
 	struct sc_rebalance_result res;
 	struct sc_manifest before, after;
 	struct counts c = { 0 };
-	struct sc_buf want, mb, ma;
+	struct sc_buf mb, ma;
+	struct fixture f;
+	const char *t = f.root;
+	const struct sc_buf *want = &f.want;
 	uint64_t moved = 0;
 
 	(void)state;
-	tsu_tmp_dir(t, "test_repair");
-	tsu_make_set(t, 3, 2, 12);
-	sc_buf_init(&want, 64u << 20);
-	tsu_read_all(t, &want);
+	fixture_open(&f, 12);
 	tsu_join(n3, t, "n3");
 	tsu_join(n0, t, "n0");
 	/* a dry run: the plan, and not one byte changed (not even n3 made) */
@@ -556,7 +573,7 @@ static void test_rebalance_add_remove(void **state)
 	sc_manifest_release(&after);
 	assert_int_equal(check(t).problems, 0);
 	assert_int_equal(check(t).notes, 0);
-	same_records(t, &want);
+	same_records(t, want);
 	/* again: nothing to do */
 	assert_int_equal(rebalance(t, add, 1, NULL, 0, 0, &c, &res), 0);
 	assert_int_equal(res.replicas_moved, 0);
@@ -579,7 +596,7 @@ static void test_rebalance_add_remove(void **state)
 	}
 	sc_manifest_release(&after);
 	assert_int_equal(check(t).problems, 0);
-	same_records(t, &want);
+	same_records(t, want);
 	/* removing it again is harmless; removing down to fewer nodes than
 	 * replicas is refused */
 	assert_int_equal(rebalance(t, NULL, 0, rm, 1, 0, &c, &res), 0);
@@ -594,10 +611,9 @@ static void test_rebalance_add_remove(void **state)
 		sc_rebalance_result_release(&res);
 	}
 	assert_int_equal(generation(t), 3);
-	sc_buf_release(&want);
 	sc_buf_release(&mb);
 	sc_buf_release(&ma);
-	tsu_rm_tree(t);
+	fixture_close(&f);
 }
 
 /*
@@ -607,19 +623,17 @@ static void test_rebalance_add_remove(void **state)
  */
 static void test_rebalance_bad_source(void **state)
 {
-	char t[PATH_MAX], n0[PATH_MAX], p[PATH_MAX], *rm[1] = { n0 };
+	char n0[PATH_MAX], p[PATH_MAX], *rm[1] = { n0 };
 	struct sc_rebalance_result res;
 	struct counts c = { 0 };
 	struct sc_manifest m;
-	struct sc_buf want;
+	struct fixture f;
+	const char *t = f.root;
 	uint64_t shard = UINT64_MAX;
 	uint32_t bad = 0;
 
 	(void)state;
-	tsu_tmp_dir(t, "test_repair");
-	tsu_make_set(t, 3, 2, 6);
-	sc_buf_init(&want, 64u << 20);
-	tsu_read_all(t, &want);
+	fixture_open(&f, 6);
 	tsu_join(n0, t, "n0");
 	/* a shard with a replica on n0 (which leaves): damage its replica
 	 * 0, the first source tried for the copy (the node it moves to
@@ -637,9 +651,8 @@ static void test_rebalance_bad_source(void **state)
 	sc_rebalance_result_release(&res);
 	/* the moved replica is good; the bad one, if it stayed, still is bad */
 	assert_true(check(t).replicas_bad <= 1);
-	same_records(t, &want);
-	sc_buf_release(&want);
-	tsu_rm_tree(t);
+	same_records(t, &f.want);
+	fixture_close(&f);
 }
 
 static void test_rebalance_killed_anywhere(void **state)
