@@ -102,16 +102,6 @@ int cmd_s3_endpoint(const char *url);
 /* --cache-dir DIR / --cache-size SIZE: SHARDCTL_CACHE_DIR / _SIZE. 0 or -1 (said). */
 int cmd_s3_cache_dir(const char *dir);
 int cmd_s3_cache_size(const char *size);
-/*
- * 1 (after saying "CMD: ... a set root on S3 is not supported yet ..." or
- * "... not supported yet for S3 nodes") when the set at root is an S3 location or its
- * manifest names an S3 node; else 0 (a manifest that cannot be loaded is
- * left to the command to report).
- */
-int cmd_s3_refuse(const char *root, const char *cmd);
-/* 1 (after saying so) when root is an S3 location; else 0. For commands
- * that work on S3 nodes but not yet on an S3 set root (mount). */
-int cmd_s3_refuse_root(const char *root, const char *cmd);
 
 /* Print "shardctl: <msg>" to stderr. */
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -32,6 +32,7 @@
 #include "cmd.h"
 #include "file.h"
 #include "mountfs.h"
+#include "s3node.h"
 #include "setfs.h"
 
 static const char mount_usage[] =
@@ -50,6 +51,7 @@ static const char mount_usage[] =
 "                         user_allow_other in /etc/fuse.conf)\n"
 "  --log FILE             where a background mount logs (default: syslog)\n"
 "S3 nodes (docs/S3.md): frames are fetched with ranged GETs and kept in\n"
+"the cache directory; SET may itself be an S3 location (s3://BUCKET/PREFIX)\n"
 "  --cache-dir DIR        the cache directory (default ~/.cache/shardctl/s3)\n"
 "  --cache-dir-size SIZE  its bound, LRU eviction (10G; SHARDCTL_CACHE_SIZE)\n"
 "  --s3-endpoint URL      S3 endpoint (default AWS_ENDPOINT_URL[_S3], else AWS)\n"
@@ -440,11 +442,12 @@ int cmd_mount(int argc, char **argv)
 		fputs(mount_usage, stderr);
 		return EXIT_USAGE;
 	}
-	/* S3 nodes are served (frames fetched with ranged GETs); an S3 root not yet */
-	if (cmd_s3_refuse_root(argv[optind], "mount") || abs_cache_dir())
+	if (abs_cache_dir())
 		return EXIT_USAGE;
-	/* the child runs in "/": every path it keeps must be absolute */
-	set = realpath(argv[optind], setbuf) ? setbuf : argv[optind];
+	/* the child runs in "/": every path it keeps must be absolute (an S3
+	 * root, s3://BUCKET/PREFIX, is used as given) */
+	set = !sc_s3node_is(argv[optind]) && realpath(argv[optind], setbuf) ? setbuf :
+	      argv[optind];
 	if (check_fuse_device() || check_mountpoint(argv[optind + 1], mp))
 		return EXIT_FAIL;
 	rc = sc_setfs_open(set, &so, &fs, err, sizeof(err));
@@ -501,8 +504,8 @@ int cmd_mount(int argc, char **argv)
 		sc_setfs_get_stats(fs, &st);
 		if (sc_setfs_has_s3(fs))
 			snprintf(s3, sizeof(s3), "; frames of S3 replicas: %" PRIu64 " fetched with "
-				 "ranged GETs, %" PRIu64 " from the cache directory", st.s3_gets,
-				 st.s3_cached);
+				 "ranged GETs, %" PRIu64 " from the cache directory; indexes: %"
+				 PRIu64 " ranged GETs", st.s3_gets, st.s3_cached, st.s3_index_gets);
 		snprintf(msg, sizeof(msg), "unmounted '%s': %" PRIu64 " reads, %" PRIu64
 			 " bytes; frames: %" PRIu64 " found cached, %" PRIu64 " waited for, %" PRIu64
 			 " read ahead, %" PRIu64 " on demand; %" PRIu64 " replicas skipped, %" PRIu64

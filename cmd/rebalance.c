@@ -30,6 +30,8 @@ static const char rebalance_usage[] =
 "again. The old generation's files are removed after the commit. A PATH\n"
 "may be an S3 location, s3://BUCKET/PREFIX: replicas that stay there are\n"
 "copied server-side, replicas moving there are uploaded (and checked).\n"
+"SET may be an S3 location too; its nodes must then all be S3 locations\n"
+"(the manifest is read again just before the commit, as ingest does).\n"
 "  --node PATH[:WEIGHT]   add a node (weight 1..1000000, default 1) or\n"
 "                         reweight one of the set; repeat for more\n"
 "  --remove-node PATH     move every replica off this node and drop it\n"
@@ -146,10 +148,6 @@ int cmd_rebalance(int argc, char **argv)
 		goto out;
 	}
 	ro.root = argv[optind];
-	if (cmd_s3_refuse_root(ro.root, "rebalance")) {
-		status = EXIT_USAGE;
-		goto out;
-	}
 	ro.add = add;
 	ro.nadd = nadd;
 	ro.remove = rm;

@@ -27,7 +27,9 @@ static const char repair_usage[] =
 "left. A shard with no good replica is reported and kept as it is; the\n"
 "others are still repaired. A second run finds nothing to do. Nodes may be\n"
 "S3 locations (s3://BUCKET/PREFIX): replicas kept there are copied\n"
-"server-side into the new generation, rebuilt ones uploaded.\n"
+"server-side into the new generation, rebuilt ones uploaded. SET may be an\n"
+"S3 location too (no lock there: the manifest is read again just before\n"
+"the commit, and nothing is committed if another writer committed since).\n"
 "  --dry-run          check and say what would be done; change nothing\n"
 "  --quiet            no line per replica, only problems that remain and errors\n"
 "  --s3-endpoint URL  S3 endpoint (default AWS_ENDPOINT_URL[_S3], else AWS)\n"
@@ -115,8 +117,6 @@ int cmd_repair(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	ro.root = argv[optind];
-	if (cmd_s3_refuse_root(ro.root, "repair"))
-		return EXIT_USAGE;
 	rc = sc_repair_run(&ro, &res, err, sizeof(err));
 	fflush(stdout);
 	if (rc) {

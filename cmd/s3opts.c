@@ -56,29 +56,3 @@ int cmd_s3_cache_size(const char *size)
 	snprintf(buf, sizeof(buf), "%" PRIu64, v);
 	return setenv("SHARDCTL_CACHE_SIZE", buf, 1) ? -1 : 0;
 }
-
-int cmd_s3_refuse_root(const char *root, const char *cmd)
-{
-	if (!sc_s3node_is(root))
-		return 0;
-	cmd_error("%s: set '%s': a set root on S3 is not supported yet by %s (ingest, cat, "
-		  "stats, verify and bench-read support one)", cmd, root, cmd);
-	return 1;
-}
-
-int cmd_s3_refuse(const char *root, const char *cmd)
-{
-	struct sc_manifest m = { 0 };
-	char err[512];
-	int any;
-
-	if (cmd_s3_refuse_root(root, cmd))
-		return 1;
-	if (sc_manifest_load(root, &m, err, sizeof(err)))
-		return 0;
-	any = sc_s3node_any(&m);
-	sc_manifest_release(&m);
-	if (any)
-		cmd_error("%s: set '%s': not supported yet for S3 nodes", cmd, root);
-	return any;
-}

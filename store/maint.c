@@ -30,6 +30,7 @@
 #include "file.h"
 #include "nodedir.h"
 #include "s3node.h"
+#include "s3root.h"
 #include "set.h"
 
 #define MAINT_COPY_CHUNK ((size_t)1 << 20) /* bytes per read/write of a copy */
@@ -37,7 +38,9 @@
 
 struct sc_maint {
 	char root[SC_PATH_MAX];    /* set root */
-	int lock_fd;               /* flock'd ROOT/.lock, -1 for a dry run */
+	int lock_fd;               /* flock'd ROOT/.lock, -1 for a dry run or an S3 root */
+	int s3root;                /* 1: the root is an S3 location (no lock; maint.h) */
+	int writing;               /* 1: opened for a real run (locked, or an S3 root) */
 	struct sc_manifest m;      /* committed manifest (generation N) */
 	unsigned pause_ms;         /* SHARDCTL_TEST_PAUSE_MS */
 	void (*event)(void *ctx, const char *msg);
@@ -182,7 +185,8 @@ int sc_maint_open(const struct sc_maint_opts *o, struct sc_maint **out, char *er
 		return sc_fail(err, errlen, SC_ELIMIT, "set path too long");
 	}
 	strcpy(s->root, o->root);
-	if (o->lock) {
+	s->s3root = sc_s3root_is(s->root);
+	if (o->lock && !s->s3root) {
 		/* the lock first: the manifest we then read stays the
 		 * committed one until we commit ourselves */
 		rc = sc_set_lock(s->root, &s->lock_fd, err, errlen);
@@ -191,6 +195,9 @@ int sc_maint_open(const struct sc_maint_opts *o, struct sc_maint **out, char *er
 			return rc;
 		}
 	}
+	/* a root on S3 has no lock (docs/S3.md section 9): the manifest is
+	 * read again just before the commit instead (root_unchanged) */
+	s->writing = o->lock;
 	rc = sc_manifest_load(s->root, &s->m, err, errlen);
 	if (rc) {
 		sc_maint_close(s);
@@ -200,6 +207,15 @@ int sc_maint_open(const struct sc_maint_opts *o, struct sc_maint **out, char *er
 	 * generation among them: its journal then no longer matches the
 	 * committed generation, and `ingest --resume` starts over
 	 * (docs/RESUME.md section 6) */
+	for (uint32_t i = 0; o->lock && s->s3root && i < s->m.nnodes; i++)
+		if (!node_is_s3(&s->m, i)) {
+			/* a reader takes an absolute one; no writer made it */
+			rc = sc_fail(err, errlen, SC_EUSAGE, "set '%s': node %" PRIu32 " '%s' is "
+				  "not an S3 location, but the set's root is on S3; not changed",
+				  s->root, i, s->m.nodes[i].path);
+			sc_maint_close(s);
+			return rc;
+		}
 	if (o->lock) {
 		for (uint32_t i = 0; i < s->m.nnodes; i++)
 			clean_node(s, &s->m, i, s->m.generation, 0);
@@ -267,6 +283,40 @@ int sc_maint_node_usable(const struct sc_manifest *m, const char *root, uint32_t
 	close(fd);
 	*room_bytes = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
 	return 1;
+}
+
+/*
+ * A set root on S3 has no lock (docs/S3.md section 9): just before the
+ * commit, read the manifest object again and refuse (-EBUSY) if another
+ * writer committed since this run read it (its generation or set id
+ * differs). *shared is set when the set id is still ours: then the other
+ * writer's objects may be under the keys of the generation this run
+ * wrote, so the caller must not delete them. This narrows the window in
+ * which two writers overwrite each other's commit; it does not close it.
+ */
+static int root_unchanged(const struct sc_maint *s, int *shared, char *err, size_t errlen)
+{
+	struct sc_manifest now = { 0 };
+	char msg[1024];
+	int rc, same;
+
+	*shared = 0;
+	rc = sc_manifest_load(s->root, &now, msg, sizeof(msg));
+	if (rc && rc != SC_ENOTSET)
+		return sc_fail(err, errlen, rc, "%s; nothing committed", msg);
+	same = !rc && now.generation == s->m.generation && !strcmp(now.set_id, s->m.set_id);
+	if (!same) {
+		*shared = !rc && !strcmp(now.set_id, s->m.set_id);
+		sc_fail(err, errlen, -EBUSY, "set '%s': another writer committed it (%s%" PRIu64
+			") while this run worked on generation %" PRIu64 "; nothing committed%s "
+			"(one writer at a time for a set root on S3)", s->root,
+			rc ? "no manifest now, was generation " : "generation ",
+			rc ? s->m.generation : now.generation, s->m.generation,
+			*shared ? ", the objects this run wrote are left to the next run's "
+			"clean-up" : "");
+	}
+	sc_manifest_release(&now);
+	return same ? 0 : -EBUSY;
 }
 
 /* ---- execution ---- */
@@ -650,11 +700,19 @@ int sc_maint_execute(struct sc_maint *s, const struct sc_maint_plan *p,
 	uint32_t nen;
 	struct sc_buf buf;
 	uint64_t g;
-	int rc = 0, committed = 0;
+	int rc = 0, committed = 0, shared = 0;
 
 	memset(res, 0, sizeof(*res));
-	if (s->lock_fd < 0)
+	if (!s->writing)
 		return sc_fail(err, errlen, SC_EUSAGE, "set '%s': not opened for writing", s->root);
+	/* the ingest writer's rule: a path of this machine would name
+	 * nothing, or something else, on the machines that read the set */
+	for (uint32_t n = 0; s->s3root && n < p->nnodes; n++)
+		if (!sc_s3node_is(p->nodes[n].path))
+			return sc_fail(err, errlen, SC_EUSAGE, "node '%s': a local directory cannot "
+				    "be a node of a set whose root is on S3 ('%s'): other machines "
+				    "could not read it; give S3 nodes (s3://BUCKET/PREFIX)",
+				    p->nodes[n].path, s->root);
 	if (m->generation >= UINT64_MAX - 1)
 		return sc_fail(err, errlen, SC_ELIMIT, "set '%s': generation %" PRIu64 " is the "
 			    "last one a manifest can hold; no further commit is possible",
@@ -792,6 +850,11 @@ int sc_maint_execute(struct sc_maint *s, const struct sc_maint_plan *p,
 		}
 	}
 	pause_here(s, "before commit");
+	if (s->s3root && (rc = root_unchanged(s, &shared, err, errlen))) {
+		if (shared)
+			goto out; /* g(N+1) may be the other writer's now */
+		goto out_remove;
+	}
 	snprintf(tool, sizeof(tool), "shardctl %s", SC_VERSION);
 	nm.tool = tool;
 	nm.generation = g;

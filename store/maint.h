@@ -38,6 +38,15 @@
  * way, then copies it as from a local file. Nothing a reader of
  * generation N uses is changed before the commit, so crash safety is the
  * local one. The client is configured from the environment (io/s3.h).
+ *
+ * A set root that is an S3 location (store/s3root.h, docs/S3.md section
+ * 9) has only S3 nodes and no lock: step 1 takes none (one writer at a
+ * time is the user's to ensure), and just before the commit the manifest
+ * object is read again; if its generation or set id is no longer the
+ * one read at open, another writer committed in between and nothing is
+ * committed (-EBUSY). Step 3 is one PUT of the manifest object
+ * (sc_set_commit_manifest). A plan with a node that is not an S3
+ * location is refused (SC_EUSAGE), as the ingest writer refuses one.
  */
 #ifndef SC_MAINT_H
 #define SC_MAINT_H
@@ -84,7 +93,8 @@ struct sc_maint_result {
 
 struct sc_maint_opts {
 	const char *root;     /* set root */
-	int lock;             /* 1: lock and clean up (a real run); 0: dry run, read only */
+	int lock;             /* 1: lock (no lock for an S3 root) and clean up (a real
+			       * run); 0: dry run, read only */
 	/* progress and findings, one line each (may be NULL) */
 	void (*event)(void *ctx, const char *msg);
 	/* called at every point where a crash leaves a different state on
@@ -98,7 +108,8 @@ struct sc_maint;
 
 /*
  * Open the set at o->root for maintenance: with o->lock, take its lock
- * and remove leftovers of interrupted runs (step 1 above). The committed
+ * (none for a root on S3) and remove leftovers of interrupted runs (step
+ * 1 above). The committed
  * manifest must load (a damaged manifest cannot be repaired from the
  * shards). 0 or negative with a message in err.
  */

@@ -17,6 +17,7 @@
 #include "file.h"
 #include "placement.h"
 #include "s3node.h"
+#include "s3root.h"
 #include "set.h"
 
 static void say(const struct sc_rebalance_opts *o, const char *fmt, ...)
@@ -334,6 +335,25 @@ int sc_rebalance_run(const struct sc_rebalance_opts *o, struct sc_rebalance_resu
 	int rc;
 
 	memset(res, 0, sizeof(*res));
+	/* a root on S3 takes S3 nodes only (the ingest writer's rule),
+	 * refused before anything is touched */
+	for (uint32_t k = 0; sc_s3root_is(o->root) && k < o->nadd; k++) {
+		char *path = NULL, shown[256];
+		uint32_t w;
+		int local;
+
+		if (sc_placement_parse_node(o->add[k], &path, &w))
+			continue; /* said by build_layout() */
+		local = !sc_s3node_is(path);
+		free(path);
+		if (!local)
+			continue;
+		sc_manifest_printable(o->add[k], shown, sizeof(shown));
+		return sc_fail(err, errlen, SC_EUSAGE, "--node '%s': a local directory cannot be "
+			    "a node of a set whose root is on S3 ('%s'): other machines could "
+			    "not read it; give S3 nodes (--node s3://BUCKET/PREFIX)", shown,
+			    o->root);
+	}
 	rc = sc_maint_open(&mo, &s, err, errlen);
 	if (rc)
 		return rc;

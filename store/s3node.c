@@ -7,7 +7,9 @@
  * the manifest's SHA-256 as its version), fetched as SC_S3NODE_CHUNK
  * ranges, up to the client's inflight_max at once. Because the entry's
  * bytes sit at offset 0, a frame is read at its shard offset from the
- * entry's descriptor exactly as from a local replica.
+ * entry's descriptor exactly as from a local replica. Index loads also
+ * cache each trailer they fetched and parsed (two small range entries,
+ * trailer_keys), so a warm cache loads indexes with no request.
  *
  * Two things keep many requests in flight: indexes are loaded from the
  * objects' ends, many at once, on the caller's client
@@ -840,8 +842,90 @@ static int tail_submit(struct sc_s3node *n, struct tail_slot *t, uint64_t size, 
 	return 0;
 }
 
+/*
+ * The cache keys of the trailer of an object (its last need bytes) and of
+ * the footer inside it (its last SC_SHARD_FOOTER_SIZE bytes), from the
+ * object's whole-copy key wk: range entries like the mount's frames. The
+ * footer is what a lookup finds first, as it says how long the trailer
+ * is (the manifest does not).
+ */
+static void trailer_keys(const struct sc_objcache_key *wk, uint64_t need,
+			 struct sc_objcache_key *tk, struct sc_objcache_key *fk)
+{
+	*tk = *wk;
+	tk->off = wk->object_size - need;
+	tk->len = need;
+	*fk = *wk;
+	fk->off = wk->object_size - SC_SHARD_FOOTER_SIZE;
+	fk->len = SC_SHARD_FOOTER_SIZE;
+}
+
+/* A trailer of need bytes of a size-byte object is cached as a range: not
+ * the whole object (that key is a whole copy's, whose SHA-256 was
+ * checked), and within an entry's bound. */
+static int trailer_cacheable(uint64_t need, uint64_t size)
+{
+	return need > SC_SHARD_FOOTER_SIZE && need < size && need <= SC_OBJCACHE_ENTRY_MAX;
+}
+
+/*
+ * v's index from its cached trailer (wk: the object's whole-copy key): 1
+ * loaded into v->ix, 0 not cached. Entries whose checksum fails are
+ * removed by sc_objcache_read; ones that pass it and still do not parse
+ * are dropped here, so that the trailer is fetched again.
+ */
+static int trailer_cached(struct sc_s3node *n, struct sc_s3node_index *v,
+			  const struct sc_objcache_key *wk)
+{
+	unsigned char footer[SC_SHARD_FOOTER_SIZE], *buf;
+	struct sc_objcache_key tk, fk;
+	char why[512];
+	uint64_t need;
+	int rc;
+
+	trailer_keys(wk, SC_SHARD_FOOTER_SIZE + 1, &tk, &fk);
+	if (sc_objcache_read(n->cache, &fk, footer) != 1)
+		return 0;
+	if (sc_shard_trailer_size(footer, v->size, &need, why, sizeof(why)) ||
+	    !trailer_cacheable(need, v->size)) {
+		sc_objcache_drop(n->cache, &fk);
+		return 0;
+	}
+	trailer_keys(wk, need, &tk, &fk);
+	buf = malloc((size_t)need);
+	if (!buf)
+		return 0;
+	rc = sc_objcache_read(n->cache, &tk, buf);
+	if (rc == 1 && sc_shard_index_parse_tail(buf, (size_t)need, v->size, &v->ix, why,
+						 sizeof(why))) {
+		sc_objcache_drop(n->cache, &tk);
+		sc_objcache_drop(n->cache, &fk);
+		rc = 0;
+	}
+	free(buf);
+	return rc == 1;
+}
+
+/* Cache v's trailer, fetched and parsed: need bytes at p, the end of
+ * object obj. The trailer first, then the footer that leads to it, so a
+ * footer entry without its trailer is rare (and only a miss). Not cached
+ * when an insert fails: fetched next time. */
+static void trailer_keep(struct sc_s3node *n, const struct sc_s3node_index *v,
+			 const char *obj, const unsigned char *p, uint64_t need)
+{
+	struct sc_objcache_key wk, tk, fk;
+	char etag[72];
+
+	if (!n->cache || !trailer_cacheable(need, v->size))
+		return;
+	whole_key(obj, v->sha256, v->size, etag, &wk);
+	trailer_keys(&wk, need, &tk, &fk);
+	if (sc_objcache_insert(n->cache, &tk, p) >= 0)
+		sc_objcache_insert(n->cache, &fk, p + need - SC_SHARD_FOOTER_SIZE);
+}
+
 /* Start loading v's index into slot t: 1 when a GET is out, 0 when done
- * (a cached copy, or an error in v). */
+ * (a cached copy or trailer, or an error in v). */
 static int tail_begin(struct sc_s3node *n, struct sc_s3node_index *v, struct tail_slot *t,
 		      size_t item, size_t tag)
 {
@@ -867,6 +951,8 @@ static int tail_begin(struct sc_s3node *n, struct sc_s3node_index *v, struct tai
 			return 0;
 		sc_objcache_drop(n->cache, &k); /* a bad copy: from the store then */
 	}
+	if (n->cache && trailer_cached(n, v, &k))
+		return 0;
 	t->len = (uint32_t)(v->size < SC_S3NODE_TAIL_BYTES ? v->size : SC_S3NODE_TAIL_BYTES);
 	t->buf = malloc(t->len);
 	t->tries = 0;
@@ -919,6 +1005,9 @@ static int tail_reaped(struct sc_s3node *n, struct sc_s3node_index *v, struct ta
 	} else if ((rc = sc_shard_index_parse_tail(t->buf, t->len, v->size, &v->ix, why,
 						   sizeof(why)))) {
 		sc_fail(v->err, sizeof(v->err), rc, "object '%s': %s", t->obj, why);
+	} else {
+		/* parsed: only now are its bytes worth keeping */
+		trailer_keep(n, v, t->obj, t->buf + t->len - need, need);
 	}
 	if (rc && (rc == -EPROTO || rc == -ECONNRESET || rc == -EPIPE) &&
 	    t->tries < SC_S3NODE_FETCH_TRIES &&
@@ -926,6 +1015,7 @@ static int tail_reaped(struct sc_s3node *n, struct sc_s3node_index *v, struct ta
 		return 1; /* cut off: once more */
 	*whole = rc == SC_ECORRUPT || rc == SC_EVERSION;
 	v->rc = rc;
+	v->gets = (uint32_t)t->tries;
 	free(t->buf);
 	t->buf = NULL;
 	t->busy = 0;
@@ -948,6 +1038,7 @@ int sc_s3node_load_indexes(struct sc_s3node *n, struct sc_s3node_index *v, size_
 	for (size_t i = 0; i < count; i++) {
 		v[i].ix = NULL;
 		v[i].rc = 0;
+		v[i].gets = 0;
 		v[i].err[0] = '\0';
 	}
 	for (;;) {
@@ -981,6 +1072,7 @@ int sc_s3node_load_indexes(struct sc_s3node *n, struct sc_s3node_index *v, size_
 	}
 	for (uint32_t s = 0; s < SC_S3NODE_INDEX_INFLIGHT; s++)
 		if (slot[s].busy) {
+			v[slot[s].item].gets = (uint32_t)slot[s].tries;
 			v[slot[s].item].rc = sc_fail(v[slot[s].item].err, sizeof(v[0].err), -EIO,
 						  "object '%s': the GET was lost", slot[s].obj);
 			free(slot[s].buf);

@@ -133,20 +133,27 @@ struct sc_s3node_index {
 	const unsigned char *sha256; /* in: its SHA-256 (the manifest's; the cache key) */
 	struct sc_shard_index *ix;   /* out: its index, the caller frees; NULL on failure */
 	int rc;                      /* out: 0, or negative with err */
+	uint32_t gets;               /* out: ranged GETs of its end sent (0: from the cache) */
 	char err[SC_S3NODE_ERR_MAX]; /* out: what is wrong, naming the object */
 };
 
 /*
  * Load the shard index (codec/shard.h) of count replicas without fetching
- * them whole: from a whole copy in the cache when there is one, else with
- * a ranged GET of the object's last SC_S3NODE_TAIL_BYTES (a second GET of
- * exactly the trailer when its footer says it is larger), up to
- * SC_S3NODE_INDEX_INFLIGHT replicas at once (the client runs inflight_max
- * GETs at a time). A trailer that does not parse is not trusted to say
- * why: that replica is then fetched whole (SHA-256 checked, cached, with
- * sc_s3node_fetch's retries) and its index read from that copy, so a
- * corrupt object is reported as such. Each v[i] gets its own result;
- * returns 0, or negative only for a failure of the whole call (-ENOMEM).
+ * them whole: from the cache directory when it holds a whole copy or the
+ * trailer (below), else with a ranged GET of the object's last
+ * SC_S3NODE_TAIL_BYTES (a second GET of exactly the trailer when its
+ * footer says it is larger), up to SC_S3NODE_INDEX_INFLIGHT replicas at
+ * once (the client runs inflight_max GETs at a time). A fetched trailer
+ * that parses is cached as two range entries keyed like the mount's
+ * frames (object, "sha256:HEX" of the manifest, object size): the exact
+ * trailer range, and its last SC_SHARD_FOOTER_SIZE bytes, which say how
+ * long the trailer is, so the next load finds it with no request; cached
+ * bytes that do not parse are dropped and fetched. A trailer that does
+ * not parse is never cached, nor trusted to say why: that replica is then
+ * fetched whole (SHA-256 checked, cached, with sc_s3node_fetch's retries)
+ * and its index read from that copy, so a corrupt object is reported as
+ * such. Each v[i] gets its own result; returns 0, or negative only for a
+ * failure of the whole call (-ENOMEM).
  */
 int sc_s3node_load_indexes(struct sc_s3node *n, struct sc_s3node_index *v, size_t count);
 

@@ -1728,8 +1728,8 @@ int sc_set_lock(const char *root, int *lock_fd, char *err, size_t errlen)
 
 	*lock_fd = -1;
 	if (sc_s3root_is(root))
-		return sc_fail(err, errlen, SC_EUSAGE, "set '%s': repair and rebalance are not "
-			    "supported yet for a set root on S3 (it has no lock)", root);
+		return sc_fail(err, errlen, SC_EUSAGE, "set '%s': a set root on S3 has no lock "
+			    "file (its writers re-read the manifest before committing)", root);
 	if (sc_path_join(path, sizeof(path), root, ".lock"))
 		return sc_fail(err, errlen, SC_ELIMIT, "set path too long");
 	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);

@@ -220,7 +220,8 @@ int sc_set_read_frame(struct sc_set *s, uint64_t shard, uint32_t frame,
 /*
  * Take the set's writer lock (ROOT/.lock, the one ingest takes) without
  * waiting, then remove temporaries a killed writer left in the root.
- * SC_EUSAGE for a root on S3 (no lock there: not supported yet).
+ * SC_EUSAGE for a root on S3 (no lock there: its writers re-read the
+ * manifest before committing instead, docs/S3.md section 9).
  * *lock_fd is closed by the caller to unlock. 0 or negative with err.
  */
 int sc_set_lock(const char *root, int *lock_fd, char *err, size_t errlen);

@@ -62,6 +62,7 @@
 #include "file.h"
 #include "manifest.h"
 #include "s3node.h"
+#include "s3root.h"
 #include "set.h"
 #include "shard.h"
 
@@ -449,6 +450,9 @@ static int load_index(struct sc_setfs *fs, uint64_t s, char *why, size_t whylen)
 			if (!rc) {
 				rc = sc_s3node_load_indexes(n, &q, 1);
 				s3_put(fs, n);
+				pthread_mutex_lock(&fs->lock);
+				fs->st.s3_index_gets += q.gets;
+				pthread_mutex_unlock(&fs->lock);
 				if (!rc)
 					rc = q.rc;
 				if (rc)
@@ -533,6 +537,8 @@ static int load_indexes(struct sc_setfs *fs)
 			orc = sc_s3node_open(1, &n, msg, REASON_MAX);
 		if (!orc)
 			orc = sc_s3node_load_indexes(n, q, nq);
+		for (size_t i = 0; !orc && i < nq; i++)
+			fs->st.s3_index_gets += q[i].gets;
 		if (orc && n)
 			snprintf(msg, REASON_MAX, "loading indexes: %s", sc_strerror(orc));
 		for (size_t i = 0; i < nq; i++) {
@@ -1503,14 +1509,18 @@ static int64_t parse_created(const char *s)
 /*
  * Open the set and read manifest.json's bytes, making sure they are the
  * manifest the set was opened with (an ingest may commit in between).
+ * For a root on S3 the bytes are those of the manifest object
+ * (store/s3root.h), read the same way as sc_set_open reads it.
  */
 static int open_set(struct sc_setfs *fs, const char *root, char *err, size_t errlen)
 {
 	char path[SC_PATH_MAX];
 	struct sc_buf b;
-	int rc = 0;
+	int rc = 0, s3root = sc_s3root_is(root);
 
-	if (sc_path_join(path, sizeof(path), root, SC_MANIFEST_NAME))
+	if (s3root)
+		snprintf(path, sizeof(path), "%s", root); /* for messages: set '...' */
+	else if (sc_path_join(path, sizeof(path), root, SC_MANIFEST_NAME))
 		return sc_fail(err, errlen, SC_ELIMIT, "set '%s': path too long", root);
 	sc_buf_init(&b, SC_MANIFEST_SIZE_MAX);
 	for (int t = 0; t < OPEN_TRIES; t++) {
@@ -1523,8 +1533,16 @@ static int open_set(struct sc_setfs *fs, const char *root, char *err, size_t err
 		rc = sc_set_open(root, &fs->set, err, errlen);
 		if (rc)
 			break;
-		rc = sc_read_file(path, SC_MANIFEST_SIZE_MAX, &b);
-		if (rc) {
+		if (s3root) {
+			char why[1024];
+
+			rc = sc_s3root_read(root, SC_MANIFEST_NAME, SC_MANIFEST_SIZE_MAX, &b, why,
+					    sizeof(why));
+			if (rc) {
+				sc_fail(err, errlen, rc, "set '%s': %s", root, why);
+				break;
+			}
+		} else if ((rc = sc_read_file(path, SC_MANIFEST_SIZE_MAX, &b))) {
 			sc_fail(err, errlen, rc, "manifest '%s': %s", path, sc_strerror(rc));
 			break;
 		}

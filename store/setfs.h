@@ -99,14 +99,16 @@ struct sc_setfs_stats {
 	uint64_t uring_reads;      /* read-ahead reads through io_uring */
 	uint64_t s3_gets;          /* frames of S3 replicas fetched with a ranged GET */
 	uint64_t s3_cached;        /* frames of S3 replicas found in the cache directory */
+	uint64_t s3_index_gets;    /* ranged GETs that loaded indexes (0: all from the cache) */
 };
 
 struct sc_setfs;
 struct sc_setfs_stream;
 
 /*
- * Open the set at root: verify its manifest (sc_set_open), keep its bytes
- * as manifest.json, and load every shard's frame index from its first
+ * Open the set at root (a directory, or an S3 location s3://BUCKET/PREFIX
+ * whose nodes are S3 nodes): verify its manifest (sc_set_open), keep its
+ * bytes (on S3: the manifest object's) as manifest.json, and load every shard's frame index from its first
  * good replica. A shard with no good replica is logged (SC_SETFS_LOG_ERROR)
  * but does not fail the open: its file is listed with its manifest size,
  * its reads try the replicas again and fail with -EIO while none is good.

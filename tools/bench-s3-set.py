@@ -29,6 +29,7 @@ import argparse
 import importlib.util
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -151,16 +152,21 @@ def bench(a, env, work):
                  ("curl_put", lambda: b3.run_timed(put, env)[0])]
     res = {n: [] for n, _ in runs}
     print("round " + " ".join("%12s" % n for n, _ in runs) + "   (seconds)", flush=True)
+    cpu = {n: [] for n, _ in runs}  # CPU seconds of the command (not the gateway's)
     for r in range(a.rounds):
         row = {}
         for name, fn in (runs if r % 2 == 0 else list(reversed(runs))):
+            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             row[name] = fn()
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             res[name].append(row[name])
+            cpu[name].append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
         print("%5d " % (r + 1) + " ".join("%12.2f" % row[n] for n, _ in runs), flush=True)
 
     def ratio(x, y):  # throughput of x against y = time of y / time of x, per round
         return statistics.median(b / a2 for a2, b in zip(res[x], res[y]))
     print("median " + " ".join("%s %.2f s" % (n, statistics.median(v)) for n, v in res.items()))
+    print("median CPU seconds " + " ".join("%s %.2f" % (n, statistics.median(v)) for n, v in cpu.items()))
     print("cold read through the reader (cat, %d decode threads) vs curl to files (same objects, "
           "%d in flight): %.2fx; vs curl to /dev/null: %.2fx (target >= 0.8); cat of the local set "
           "vs curl to files: %.2fx"

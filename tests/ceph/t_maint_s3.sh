@@ -172,8 +172,5 @@ wait "$pid" 2> /dev/null || true
 "$SHARDCTL" verify mix.set > /dev/null 2>&1 || die "verify after the rerun failed"
 "$SHARDCTL" cat mix.set --cache-dir c5 | cmp orig.out - || die "cat after the rerun differs"
 for n in a b c; do old_gen_left "$P/$n" "$set_id" 5; done
-
-# an S3 set root is still refused
-rc=0; "$SHARDCTL" repair "$S3/root" 2> r.err || rc=$?
-[ $rc -eq 2 ] && grep -q "set root on S3" r.err || { cat r.err; die "repair of an S3 root: exit $rc"; }
+# (repair and rebalance of a set whose root is on S3: t_root_s3_maint.sh)
 echo "ok: repair and rebalance on S3 nodes"

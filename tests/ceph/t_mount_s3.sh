@@ -2,13 +2,15 @@
 # docs/S3.md section 8) against radosgw: an all-S3 set and a mix of local
 # and S3 nodes, 2 replicas each. The files in name order are `shardctl
 # cat`; random preads are the right bytes; frames fetched with ranged
-# GETs fill the cache directory, and a second mount on the warm cache
-# serves every read without a GET (the mount's --log summary counts
-# them); a frame corrupted in one replica (on S3, or locally in the mixed
+# GETs fill the cache directory (with the shards' trailers, which the
+# index loads keep), and a second mount on the warm cache starts and
+# serves every read without a request at all: its endpoint is a closed
+# port, and the --log summary counts no GET; a frame corrupted in one replica (on S3, or locally in the mixed
 # set) is fetched again, then served from the other replica, the bad
 # object named in the log; with every replica of a frame bad the read
-# fails with EIO while the rest of the file still reads. Skips (exit 77)
-# only where FUSE cannot be used, saying why.
+# fails with EIO while the rest of the file still reads; a set whose root
+# is on S3 too mounts with manifest.json the object's bytes. Skips (exit
+# 77) only where FUSE cannot be used, saying why.
 . "$TESTS_DIR/lib.sh"
 SC=$SHARDCTL
 B=$SC_S3_BUCKET
@@ -41,6 +43,7 @@ umount_ok() {
 summary() { grep "unmounted " "$1.log" | tail -n 1; }
 gets_of() { summary "$1" | sed -n 's/.*S3 replicas: \([0-9]*\) fetched with ranged GETs, \([0-9]*\) from the cache.*/\1/p'; }
 cached_of() { summary "$1" | sed -n 's/.*S3 replicas: \([0-9]*\) fetched with ranged GETs, \([0-9]*\) from the cache.*/\2/p'; }
+index_gets_of() { summary "$1" | sed -n 's/.*indexes: \([0-9]*\) ranged GETs.*/\1/p'; }
 
 # obj_url SET SHARD R : the URL of replica R of SHARD (on an S3 node)
 obj_url() {
@@ -98,6 +101,7 @@ umount_ok m1
 [ -n "$(find cache1/v1 -type f)" ] || die "nothing in the cache directory"
 gets=$(gets_of m1)
 [ -n "$gets" ] && [ "$gets" -gt 0 ] || die "no ranged GETs counted: $(summary m1)"
+[ "$(index_gets_of m1)" -gt 0 ] || die "the cold mount counted no index GETs: $(summary m1)"
 grep -q " 0 read errors" m1.log || die "read errors on a healthy set: $(summary m1)"
 ra=$(summary m1 | sed -n 's/.* \([0-9]*\) read ahead.*/\1/p')
 [ "$ra" -gt 0 ] || die "no frame was read ahead: $(summary m1)"
@@ -107,13 +111,32 @@ min_shard=$(python3 -c 'import json; print(min(s["stored_bytes"] for s in json.l
 [ "$max_entry" -lt "$min_shard" ] ||
 	die "a cache entry of $max_entry bytes (shards: $min_shard bytes and more): whole shards were fetched"
 
-# warm: a second mount on the same cache directory reads without a GET
-mount_ok s3.set m2 --cache-dir cache1
-cat m2/*.jsonl | cmp - all.jsonl || die "cat m2/*.jsonl differs (warm cache)"
+# the index loads kept each shard's trailer: an entry of exactly its size
+python3 - s3.set cache1 <<'PY' || die "the trailers are not in the cache directory"
+import json, os, sys
+m = json.load(open(sys.argv[1] + "/manifest.json"))
+sizes = {os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(sys.argv[2] + "/v1") for f in fs}
+# an entry: the bytes, then "objcache-v1 LEN:OBJECT LEN:ETAG SIZE OFF LEN" and 40 bytes
+for s in m["shards"]:
+    r = s["replicas"][0]
+    obj = "%s/%s" % (m["nodes"][r]["path"], s["name"])
+    trailer = 57 + 16 * s["frames"]
+    ident = "objcache-v1 %d:%s 71:sha256:%s %d %d %d" % (len(obj), obj, s["sha256"], s["stored_bytes"],
+                                                         s["stored_bytes"] - trailer, trailer)
+    if trailer + len(ident) + 40 not in sizes:
+        sys.exit("FAIL: no cache entry for the trailer of %s (%d bytes)" % (obj, trailer))
+PY
+
+# warm: a second mount on the same cache directory starts and reads with no
+# request at all (indexes included): its endpoint is a closed port
+mount_ok s3.set m2 --cache-dir cache1 --s3-endpoint http://127.0.0.1:9
+cat m2/*.jsonl | cmp - all.jsonl || die "cat m2/*.jsonl differs (warm cache, no gateway)"
 pread_check s3.set m2 all.jsonl 2 100 2 reopen || die "random preads of the S3 mount (warm)"
 umount_ok m2
+! grep -q -e "error:" -e "warning:" m2.log || { cat m2.log; die "the warm mount needed the gateway"; }
 [ "$(gets_of m2)" = 0 ] || die "the warm mount fetched frames: $(summary m2)"
 [ "$(cached_of m2)" -gt 0 ] || die "the warm mount found nothing in the cache: $(summary m2)"
+[ "$(index_gets_of m2)" = 0 ] || die "the warm mount loaded indexes with GETs: $(summary m2)"
 
 # a relative --cache-dir works for the background mount (which runs in /)
 # and --s3-endpoint is taken
@@ -189,7 +212,26 @@ grep -q "warning: $f_loc: frame 0: replica '.*mx[01]/.*; trying another replica"
 	{ cat m7.log; die "the bad local replica of the mixed set is not logged"; }
 grep -q " 0 read errors" m7.log || die "read errors with one good replica: $(summary m7)"
 
-# ---- an S3 set root stays refused
-rc=0; "$SC" mount "s3://$B/$P/root" m8 2> r.err || rc=$?
-[ $rc -eq 2 ] && grep -q "set root on S3 is not supported yet" r.err || { cat r.err; die "s3 root: exit $rc"; }
+# ---- a set whose root is on S3 too (docs/S3.md section 9): manifest.json
+# is the manifest object byte for byte, stats.json is `stats --json`, the
+# files are `shardctl cat`
+R="s3://$B/$P/root"
+"$SC" ingest --quiet --out "$R" --node "s3://$B/$P/ra" --node "s3://$B/$P/rb" \
+	--replicas 2 --frame-size 16K --shard-size 1M in.jsonl || die "ingest to an S3 root failed"
+"$SC" cat "$R" --cache-dir catcache > root.jsonl || die "cat of the S3 root failed"
+cmp root.jsonl all.jsonl || die "cat of the S3-root set differs from the S3-node set"
+mount_ok "$R" m8 --cache-dir cache8
+cat m8/*.jsonl | cmp - root.jsonl || die "cat of the S3-root mount differs from shardctl cat"
+s3curl -o root.manifest "$AWS_ENDPOINT_URL/$B/$P/root/manifest.json" || die "cannot GET the manifest object"
+cmp m8/manifest.json root.manifest || die "manifest.json of the mount is not the manifest object"
+"$SC" stats "$R" --json > root.stats || die "stats of the S3 root failed"
+python3 - m8/stats.json root.stats <<'PY' || die "stats.json of the mount differs from stats --json"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+assert a == b, (a, b)
+PY
+grep " $here/m8 fuse.shardctl " /proc/mounts | grep -q "^$R " ||
+	die "the mount does not name the S3 root: $(grep m8 /proc/mounts)"
+umount_ok m8
+grep -q " 0 read errors" m8.log || die "read errors on the S3-root mount: $(summary m8)"
 echo "ok: $nshards shards mounted from S3 nodes"

@@ -143,6 +143,29 @@ static inline void fake_s3_stop(struct fake_s3 *f)
 	}
 }
 
+/*
+ * A counter of the server (GET /_stats, unsigned, not counted itself):
+ * "requests", "gets" (GETs of objects), ... -1 when it cannot be read.
+ */
+static inline long fake_s3_stat(const struct fake_s3 *f, const char *name)
+{
+	char cmd[512], buf[64];
+	long v = -1;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd),
+		 "python3 -c 'import json,urllib.request;"
+		 "print(json.load(urllib.request.urlopen(\"http://127.0.0.1:%d/_stats\"))[\"%s\"])'",
+		 f->port, name);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	if (fgets(buf, sizeof(buf), p))
+		v = strtol(buf, NULL, 10);
+	pclose(p);
+	return v;
+}
+
 /* In a test against the server: skip, saying why, where it is not running. */
 #define FAKE_S3_NEED(f)                                                        \
 	do {                                                                   \

@@ -20,7 +20,8 @@ wire), and misbehaves on purpose for keys under some prefixes:
   copyerr/...    CopyObject to such a key answers 200 with an <Error> body
   copydeep/...   CopyObject to such a key answers 200 with an <Error> nested
                  in the result document
-  /_stats        (unsigned) JSON counters: connections, requests, aborts
+  /_stats        (unsigned) JSON counters: connections, requests, aborts,
+                 gets (GETs of objects, ranged or not, whatever the answer)
 
 Only what io/s3.c uses is implemented: GET (Range, If-Match), HEAD, PUT,
 DELETE, CopyObject (PUT with x-amz-copy-source, which must be signed),
@@ -49,7 +50,7 @@ mp_etags = {}     # (bucket, key) -> ETag of a completed multipart upload
 uploads = {}      # upload id -> {"bucket","key","parts": {n: bytes}}
 counts = {}       # (prefix-kind, key) -> requests seen
 stats = {"connections": 0, "requests": 0, "aborts": 0, "bad_signatures": 0,
-         "completes": 0, "parts": 0, "copies": 0}
+         "completes": 0, "parts": 0, "copies": 0, "gets": 0}
 lock = threading.Lock()
 PAGE = 2
 
@@ -190,6 +191,9 @@ class Handler(BaseHTTPRequestHandler):
         bucket = urllib.parse.unquote(parts[1]) if len(parts) > 1 else ""
         key = urllib.parse.unquote(parts[2]) if len(parts) > 2 else ""
         q = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
+        if self.command == "GET" and key:
+            with lock:
+                stats["gets"] += 1
         if bucket != "bkt":
             self.fail(404, "NoSuchBucket", "The specified bucket does not exist", key)
             return

@@ -12,6 +12,12 @@
  * cached; a cached range the check rejects dropped and fetched; an
  * object of another size; a missing object (not retried); bad ranges;
  * many ranges in flight, kept, then served from the cache at submit.
+ * Shard indexes (sc_s3node_load_indexes): loaded with GETs of the
+ * trailers once (one GET, or two for a trailer over
+ * SC_S3NODE_TAIL_BYTES), then from the cache directory with no GET
+ * reaching the fake (its "gets" counter); a cached trailer with bad bytes
+ * (checksum) or with good checksum but bytes that do not parse is dropped
+ * and fetched; a trailer that does not parse is never cached.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -26,11 +32,17 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
+#include "digest.h"
+#include "objcache.h"
 #include "fake_s3.h"
 #include "s3.h"
 #include "s3node.h"
 #include "sc_base.h"
+#include "shard.h"
 
 #define OBJ_SIZE (300u * 1024 + 17)
 
@@ -39,10 +51,10 @@ static char cache_dir[256];
 static char *obj;                       /* the object's bytes */
 static const unsigned char version[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
 
-static int put_object(const char *key)
+static int put_bytes(const char *key, const void *data, size_t len)
 {
 	struct sc_s3_config c;
-	struct sc_s3_body body = { .data = obj, .fd = -1, .len = OBJ_SIZE };
+	struct sc_s3_body body = { .data = data, .fd = -1, .len = len };
 	struct sc_s3 *s3;
 	char err[1024];
 	int rc;
@@ -52,6 +64,11 @@ static int put_object(const char *key)
 	rc = sc_s3_put(s3, "bkt", key, &body, NULL, err, sizeof(err));
 	sc_s3_close(s3);
 	return rc;
+}
+
+static int put_object(const char *key)
+{
+	return put_bytes(key, obj, OBJ_SIZE);
 }
 
 static int group_setup(void **state)
@@ -287,11 +304,237 @@ static void test_async_ranges(void **state)
 	free(buf);
 }
 
+/* ---- shard indexes from the objects' ends ---- */
+
+#define IX_NODE "s3://bkt/node/a"
+
+/* A shard of `frames` data frames (100 stored bytes each, not decoded
+ * here) and its trailer into *f; *trailer: the trailer's bytes. */
+static void shard_make(uint32_t frames, struct sc_buf *f, size_t *trailer)
+{
+	struct sc_shard_builder *b;
+	size_t data = (size_t)frames * 100;
+
+	sc_buf_init(f, 16u << 20);
+	assert_int_equal(sc_shard_builder_new(&b), 0);
+	assert_int_equal(sc_buf_reserve(f, data), 0);
+	for (size_t i = 0; i < data; i++)
+		f->data[i] = (char)(i * 2246822519u >> 13);
+	f->len = data;
+	for (uint32_t i = 0; i < frames; i++)
+		assert_int_equal(sc_shard_builder_add(b, 100, 200, i * 7919u, 2), 0);
+	assert_int_equal(sc_shard_builder_finish(b, f), 0);
+	sc_shard_builder_free(b);
+	*trailer = f->len - data;
+}
+
+/* The cache entries (files under CACHE/v1) whose bytes begin with p[0..len);
+ * with flip 1 their first byte is changed (the entry's checksum fails). */
+static int entries_with(const void *p, size_t len, int flip)
+{
+	char dir[512], path[1024];
+	int found = 0;
+	DIR *top, *sub;
+	struct dirent *a, *e;
+
+	snprintf(dir, sizeof(dir), "%s/v1", cache_dir);
+	top = opendir(dir);
+	if (!top)
+		return 0;
+	while ((a = readdir(top)) != NULL) {
+		if (a->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, a->d_name);
+		sub = opendir(path);
+		if (!sub)
+			continue;
+		while ((e = readdir(sub)) != NULL) {
+			unsigned char *buf;
+			struct stat st;
+			int fd;
+
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s/%s", dir, a->d_name, e->d_name);
+			if (stat(path, &st) || (size_t)st.st_size < len + 40)
+				continue;
+			buf = malloc(len);
+			assert_non_null(buf);
+			fd = open(path, O_RDWR);
+			assert_true(fd >= 0);
+			if (pread(fd, buf, len, 0) == (ssize_t)len && !memcmp(buf, p, len)) {
+				found++;
+				buf[0] ^= 0x5a;
+				if (flip)
+					assert_int_equal(pwrite(fd, buf, 1, 0), 1);
+			}
+			close(fd);
+			free(buf);
+		}
+		closedir(sub);
+	}
+	closedir(top);
+	return found;
+}
+
+/* Load the indexes of v[0..count) on a fresh handle (as a new process
+ * would): the GETs that reached the fake meanwhile. */
+static long load(struct sc_s3node_index *v, size_t count)
+{
+	char err[SC_S3NODE_ERR_MAX];
+	struct sc_s3node *n;
+	long before = fake_s3_stat(&fake, "gets"), after;
+
+	assert_true(before >= 0);
+	assert_int_equal(sc_s3node_open(1, &n, err, sizeof(err)), 0);
+	assert_int_equal(sc_s3node_load_indexes(n, v, count), 0);
+	sc_s3node_close(n);
+	after = fake_s3_stat(&fake, "gets");
+	assert_true(after >= before);
+	return after - before;
+}
+
+static void check_ix(const struct sc_s3node_index *v, uint32_t frames, uint64_t size)
+{
+	if (v->rc)
+		fail_msg("%s: %s", v->name, v->err);
+	assert_non_null(v->ix);
+	assert_int_equal(v->ix->frame_count, frames);
+	assert_int_equal(v->ix->file_size, size);
+	assert_int_equal(v->ix->record_count, 2ull * frames);
+	assert_int_equal(v->ix->frame_offset[frames], (uint64_t)frames * 100);
+}
+
+static void free_ix(struct sc_s3node_index *v, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		sc_shard_index_free(v[i].ix);
+		v[i].ix = NULL;
+	}
+}
+
+static void test_index_cached(void **state)
+{
+	/* a short trailer (one GET) and one over SC_S3NODE_TAIL_BYTES (two) */
+	static const uint32_t frames[2] = { 20, 5000 };
+	static const char *const names[2] = { "set/g1/000010.zst", "set/g1/000011.zst" };
+	unsigned char sha[2][32];
+	struct sc_s3node_index v[2];
+	struct sc_objcache *c;
+	struct sc_buf f[2];
+	char key[128], err[256], etag[72];
+	size_t tr[2];
+	const char *end;
+
+	(void)state;
+	NEED_FAKE();
+	for (int i = 0; i < 2; i++) {
+		shard_make(frames[i], &f[i], &tr[i]);
+		assert_int_equal(sc_sha256_oneshot(f[i].data, f[i].len, sha[i]), 0);
+		snprintf(key, sizeof(key), "node/a/%s", names[i]);
+		assert_int_equal(put_bytes(key, f[i].data, f[i].len), 0);
+		v[i] = (struct sc_s3node_index){ .node = IX_NODE, .name = names[i],
+						 .size = f[i].len, .sha256 = sha[i] };
+	}
+	assert_true(tr[0] < SC_S3NODE_TAIL_BYTES && tr[1] > SC_S3NODE_TAIL_BYTES);
+
+	/* cold: GETs of the ends; the exact trailers are cached */
+	assert_int_equal(load(v, 2), 3);
+	for (int i = 0; i < 2; i++) {
+		check_ix(&v[i], frames[i], f[i].len);
+		assert_int_equal(v[i].gets, i + 1);
+		assert_int_equal(entries_with(f[i].data + f[i].len - tr[i], tr[i], 0), 1);
+	}
+	free_ix(v, 2);
+
+	/* warm: no GET reaches the store */
+	assert_int_equal(load(v, 2), 0);
+	for (int i = 0; i < 2; i++) {
+		check_ix(&v[i], frames[i], f[i].len);
+		assert_int_equal(v[i].gets, 0);
+	}
+	free_ix(v, 2);
+
+	/* a cached trailer whose bytes fail the entry's checksum: dropped,
+	 * fetched (one GET), cached again */
+	end = f[0].data + f[0].len - tr[0];
+	assert_int_equal(entries_with(end, tr[0], 1), 1);
+	assert_int_equal(load(v, 1), 1);
+	check_ix(&v[0], frames[0], f[0].len);
+	assert_int_equal(entries_with(end, tr[0], 0), 1);
+	free_ix(v, 1);
+	assert_int_equal(load(v, 1), 0);
+	free_ix(v, 1);
+
+	/* one whose checksum holds but whose bytes do not parse (a bad record
+	 * index magic): dropped, fetched, cached again */
+	assert_int_equal(sc_objcache_open(cache_dir, NULL, &c, err, sizeof(err)), 0);
+	memcpy(etag, "sha256:", 7);
+	sc_hex(sha[0], 32, etag + 7);
+	snprintf(key, sizeof(key), "%s/%s", IX_NODE, names[0]);
+	{
+		struct sc_objcache_key k = { .object = key, .etag = etag, .object_size = f[0].len,
+					     .off = f[0].len - tr[0], .len = tr[0] };
+		char *bad = malloc(tr[0]);
+
+		assert_non_null(bad);
+		memcpy(bad, end, tr[0]);
+		bad[0] ^= 0x5a;
+		assert_int_equal(sc_objcache_drop(c, &k), 1);
+		assert_int_equal(sc_objcache_insert(c, &k, bad), 1);
+		assert_int_equal(load(v, 1), 1);
+		check_ix(&v[0], frames[0], f[0].len);
+		assert_int_equal(v[0].gets, 1);
+		free_ix(v, 1);
+		assert_int_equal(entries_with(bad, tr[0], 0), 0);
+		assert_int_equal(entries_with(end, tr[0], 0), 1);
+		free(bad);
+	}
+	sc_objcache_close(c);
+	assert_int_equal(load(v, 2), 0);
+	free_ix(v, 2);
+	for (int i = 0; i < 2; i++)
+		sc_buf_release(&f[i]);
+}
+
+static void test_index_bad_not_cached(void **state)
+{
+	const char *name = "set/g1/000012.zst";
+	struct sc_s3node_index v;
+	unsigned char sha[32];
+	struct sc_buf f;
+	size_t tr;
+
+	(void)state;
+	NEED_FAKE();
+	/* the footer holds (the trailer's length), the record index does not */
+	shard_make(30, &f, &tr);
+	assert_int_equal(sc_sha256_oneshot(f.data, f.len, sha), 0); /* the manifest's */
+	f.data[f.len - tr] ^= 0x5a;
+	assert_int_equal(put_bytes("node/a/set/g1/000012.zst", f.data, f.len), 0);
+	v = (struct sc_s3node_index){ .node = IX_NODE, .name = name, .size = f.len,
+				      .sha256 = sha };
+	/* GET of the end, then the whole object (bad SHA-256, tried 3 times) */
+	assert_true(load(&v, 1) >= 1 + SC_S3NODE_FETCH_TRIES);
+	assert_int_equal(v.rc, SC_ECORRUPT);
+	assert_null(v.ix);
+	assert_int_equal(v.gets, 1);
+	assert_non_null(strstr(v.err, "000012.zst"));
+	assert_int_equal(entries_with(f.data + f.len - tr, tr, 0), 0);
+	/* nothing cached: the end is fetched again */
+	assert_true(load(&v, 1) >= 1);
+	assert_int_equal(v.rc, SC_ECORRUPT);
+	assert_int_equal(v.gets, 1);
+	sc_buf_release(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fetch_range),
 		cmocka_unit_test(test_async_ranges),
+		cmocka_unit_test(test_index_cached),
+		cmocka_unit_test(test_index_bad_not_cached),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -11,7 +11,9 @@
  * sc_set_commit_manifest and loaded back by sc_manifest_load and
  * sc_set_open, and the errors: missing object (SC_ENOTSET naming it),
  * missing bucket, corrupt object (SC_ECORRUPT naming it), a relative
- * node, an unreadable root (wrong secret).
+ * node, an unreadable root (wrong secret). Maintenance of such a root
+ * (store/maint.h): no lock, a commit refused (-EBUSY) when another writer
+ * committed after the open, a local node refused, a dry run read-only.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -28,6 +30,7 @@
 #include <cmocka.h>
 
 #include "fake_s3.h"
+#include "maint.h"
 #include "manifest.h"
 #include "normalize.h"
 #include "s3root.h"
@@ -211,6 +214,63 @@ static void test_manifest_commit_load(void **state)
 	sc_manifest_release(&r);
 }
 
+/* maint on an S3 root: the guard before its commit, and its refusals */
+static void test_maint_guard(void **state)
+{
+	char err[1024], node_path[] = "s3://bkt/g/set/data", local[] = "/tmp/local-node";
+	const char *root = "s3://bkt/g/set";
+	struct sc_maint_opts o = { .root = root, .lock = 1 };
+	struct sc_maint_slot slot[SC_REPLICAS_MAX] = { { 0 } };
+	struct sc_manifest_node node, lnode = { .path = local, .weight = 1 };
+	struct sc_maint_plan plan = { 0 };
+	struct sc_maint_result res;
+	struct sc_manifest m, r = { 0 };
+	struct sc_maint *s = NULL;
+	const int32_t old_node[1] = { 0 };
+	int committed = 0;
+
+	(void)state;
+	NEED_FAKE();
+	empty_manifest(&m, &node, node_path);
+	assert_int_equal(sc_set_commit_manifest(root, &m, &committed, err, sizeof(err)), 0);
+	plan.nnodes = 1;
+	plan.nodes = &node;
+	plan.old_node = old_node;
+	plan.slot = slot;
+	/* a dry run cannot commit */
+	o.lock = 0;
+	assert_int_equal(sc_maint_open(&o, &s, err, sizeof(err)), 0);
+	assert_int_equal(sc_maint_execute(s, &plan, &res, err, sizeof(err)), SC_EUSAGE);
+	sc_maint_close(s);
+	/* no lock to take; another writer commits generation 4 meanwhile */
+	o.lock = 1;
+	assert_int_equal(sc_maint_open(&o, &s, err, sizeof(err)), 0);
+	assert_int_equal(sc_maint_manifest(s)->generation, 3);
+	m.generation = 4;
+	assert_int_equal(sc_set_commit_manifest(root, &m, &committed, err, sizeof(err)), 0);
+	assert_int_equal(sc_maint_execute(s, &plan, &res, err, sizeof(err)), -EBUSY);
+	assert_non_null(strstr(err, "another writer committed it (generation 4)"));
+	assert_int_equal(res.generation, 0);
+	sc_maint_close(s);
+	assert_int_equal(sc_manifest_load(root, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.generation, 4);
+	sc_manifest_release(&r);
+	/* a local node in the plan: refused like ingest refuses one */
+	assert_int_equal(sc_maint_open(&o, &s, err, sizeof(err)), 0);
+	plan.nodes = &lnode;
+	assert_int_equal(sc_maint_execute(s, &plan, &res, err, sizeof(err)), SC_EUSAGE);
+	assert_non_null(strstr(err, "a local directory cannot be a node"));
+	/* unchanged since the open: committed by one PUT */
+	plan.nodes = &node;
+	assert_int_equal(sc_maint_execute(s, &plan, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.generation, 5);
+	sc_maint_close(s);
+	assert_int_equal(sc_manifest_load(root, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.generation, 5);
+	assert_string_equal(r.set_id, SET_ID);
+	sc_manifest_release(&r);
+}
+
 static void test_manifest_errors(void **state)
 {
 	char err[1024], node_path[] = "data";
@@ -257,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_object_keys),
 		cmocka_unit_test(test_read_write),
 		cmocka_unit_test(test_manifest_commit_load),
+		cmocka_unit_test(test_maint_guard),
 		cmocka_unit_test(test_manifest_errors),
 	};
 
