@@ -132,7 +132,7 @@ $(BUILD)/ceph/%: $(BUILD)/obj/tests/ceph/%.o $(STATIC)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(LIBS)
 
-test-ceph: $(CEPH_BIN) $(BIN) $(SHARED)
+test-ceph: $(CEPH_BIN) $(BIN) $(SHARED) $(FAULT_SO)
 	$(Q)SHARDCTL=$(abspath $(BIN)) CEPH_BIN_DIR=$(abspath $(BUILD)/ceph) sh tests/ceph/run.sh
 
 # partitioned ingest through a real Slurm cluster (not part of `make test`):

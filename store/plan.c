@@ -32,6 +32,7 @@
 #include "file.h"
 #include "input.h"
 #include "s3.h"
+#include "s3node.h"
 #include "set.h"
 #include "tfile.h"
 
@@ -315,10 +316,9 @@ int sc_plan_build(const struct sc_ingest_opts *o, const char *dir, uint32_t task
 	rc = sc_ingest_check_opts(&oi, err, errlen);
 	if (rc)
 		return rc;
-	for (uint32_t i = 0; i < o->nnodes; i++)
-		if (sc_s3_is_location(o->node_paths[i]))
-			return sc_fail(err, errlen, SC_EUSAGE, "--tasks: node '%s': S3 nodes are not "
-				    "supported by the partitioned ingest yet", o->node_paths[i]);
+	if (sc_s3_is_location(o->out))
+		return sc_fail(err, errlen, SC_EUSAGE, "--tasks: --out '%s': not supported yet for "
+			    "a set root on S3", o->out);
 	rc = plan_alloc(dir, &p, err, errlen);
 	if (rc)
 		return rc;
@@ -358,7 +358,9 @@ int sc_plan_build(const struct sc_ingest_opts *o, const char *dir, uint32_t task
 		goto out_free;
 	}
 	for (uint32_t i = 0; i < o->nnodes; i++) {
-		p->node_paths[i] = absolute(o->node_paths[i]);
+		/* an S3 node is a location, the same from every machine */
+		p->node_paths[i] = sc_s3_is_location(o->node_paths[i]) ?
+				   strdup(o->node_paths[i]) : absolute(o->node_paths[i]);
 		if (!p->node_paths[i]) {
 			rc = -ENOMEM;
 			goto out_free;
@@ -1062,9 +1064,13 @@ void sc_plan_remove_dir(const char *dir)
 void sc_plan_clean(const struct sc_plan *p, int flags)
 {
 	char path[SC_PATH_MAX], setdir[SC_PATH_MAX];
+	struct sc_s3node *s3 = NULL;
 	struct sc_buf b;
+	int s3_failed = 0;
 
-	/* the slice sets' shards on the nodes: NODE/SLICE_SET_ID */
+	/* the slice sets' shards on the nodes: NODE/SLICE_SET_ID, or on an
+	 * S3 node the objects PREFIX/SLICE_SET_ID/gN/... (LIST + DELETE, best
+	 * effort like the set writer's own clean-up of S3 generations) */
 	sc_buf_init(&b, 64);
 	for (uint32_t s = 0; s < p->tasks; s++) {
 		if (sc_plan_path(p, path, sizeof(path), "pack/s%06" PRIu32 "/.set_id", s) ||
@@ -1073,12 +1079,21 @@ void sc_plan_clean(const struct sc_plan *p, int flags)
 			continue;
 		b.data[32] = '\0';
 		for (uint32_t i = 0; i < p->o.nnodes; i++) {
+			if (sc_s3_is_location(p->node_paths[i])) {
+				if (!s3 && !s3_failed && sc_s3node_open(0, &s3, NULL, 0))
+					s3_failed = 1;
+				if (s3)
+					sc_s3node_remove_generations(s3, p->node_paths[i], b.data,
+								     0, NULL, 0);
+				continue;
+			}
 			if (sc_path_join(setdir, sizeof(setdir), p->node_paths[i], b.data))
 				continue;
 			sc_set_remove_generations(setdir, 0);
 			rmdir(setdir);
 		}
 	}
+	sc_s3node_close(s3);
 	sc_buf_release(&b);
 	remove_known(p->dir, flags);
 }

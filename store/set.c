@@ -1170,22 +1170,63 @@ int sc_set_writer_add_frame(struct sc_set_writer *w, const void *frame,
 	return 0;
 }
 
+/*
+ * Replica r of s, taken over from NODE/s->name on its own node s->replica[r]
+ * as replica r of the next shard, named name (NNNNNN.zst) in this
+ * generation: a hard link (or a rename) on a local node, a server-side
+ * copy on an S3 node. Either is idempotent: a retry replaces what an
+ * earlier attempt made.
+ */
+static int adopt_replica(struct sc_set_writer *w, const struct sc_manifest_shard *s,
+			 uint32_t r, const char *name, char *err, size_t errlen)
+{
+	uint32_t node = s->replica[r];
+	char src[SC_PATH_MAX], final[SC_PATH_MAX], key[256];
+	struct stat st;
+
+	if (w->node_s3[node]) {
+		if ((size_t)snprintf(key, sizeof(key), "%s/g%06" PRIu64 "/%s", w->set_id,
+				     w->generation, name) >= sizeof(key))
+			return sc_fail(err, errlen, SC_ELIMIT, "shard name too long");
+		return sc_s3node_copy(w->s3, w->node_store[node], s->name, w->node_store[node],
+				      key, s->stored_bytes, err, errlen);
+	}
+	if (sc_path_join(src, sizeof(src), w->node_real[node], s->name) ||
+	    sc_path_join(final, sizeof(final), w->node_gen_dir[node], name))
+		return sc_fail(err, errlen, SC_ELIMIT, "node path too long");
+	if (lstat(src, &st)) {
+		int e = errno;
+
+		return sc_fail(err, errlen, e == ENOENT ? -ENOENT : -e, "shard '%s': %s", src,
+			    e == ENOENT ? "missing" : strerror(e));
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != s->stored_bytes)
+		return sc_fail(err, errlen, SC_ECORRUPT, "shard '%s': not a regular file of the "
+			    "recorded size", src);
+	unlink(final);
+	/* a hard link leaves the source for a retry until the commit;
+	 * where the file system has none, the file moves */
+	if (link(src, final) && rename(src, final))
+		return sc_fail(err, errlen, -errno, "shard '%s': cannot link or move it to "
+			    "'%s': %s", src, final, strerror(errno));
+	return 0;
+}
+
 int sc_set_writer_add_shard(struct sc_set_writer *w, const struct sc_manifest_shard *s,
-			    char *const *src, char *err, size_t errlen)
+			    char *err, size_t errlen)
 {
 	struct sc_manifest_shard *d;
-	char final[SC_PATH_MAX], name[32];
-	struct stat st;
+	char name[32];
 	int rc;
 
 	if (w->shard_open || w->replay_shard < w->nkept)
 		return sc_fail(err, errlen, SC_EUSAGE, "a shard can only be taken over between shards");
-	if (w->s3)
-		return sc_fail(err, errlen, SC_EUSAGE, "taking over shards: not supported yet for "
-			    "S3 nodes");
-	if (s->nreplicas != w->replicas)
+	if (w->s3root)
+		return sc_fail(err, errlen, SC_EUSAGE, "taking over shards: not supported for a "
+			    "set root on S3");
+	if (!s->name || s->nreplicas != w->replicas)
 		return sc_fail(err, errlen, SC_EUSAGE, "shard '%s': %" PRIu32 " replicas, the set has %"
-			    PRIu32, src[0], s->nreplicas, w->replicas);
+			    PRIu32, s->name ? s->name : "?", s->nreplicas, w->replicas);
 	if (w->nshards >= SC_SHARDS_MAX)
 		return sc_fail(err, errlen, SC_ELIMIT, "more than %u shards", SC_SHARDS_MAX);
 	if (w->nshards == w->shards_cap) {
@@ -1199,24 +1240,13 @@ int sc_set_writer_add_shard(struct sc_set_writer *w, const struct sc_manifest_sh
 	}
 	snprintf(name, sizeof(name), "%06" PRIu64 ".zst", w->nshards);
 	for (uint32_t r = 0; r < s->nreplicas; r++) {
-		uint32_t node = s->replica[r];
-
-		if (node >= w->nnodes)
+		if (s->replica[r] >= w->nnodes)
 			return sc_fail(err, errlen, SC_EUSAGE, "shard '%s': node %" PRIu32
-				    " is not one of the set's %" PRIu32, src[r], node, w->nnodes);
-		if (lstat(src[r], &st) || !S_ISREG(st.st_mode) ||
-		    (uint64_t)st.st_size != s->stored_bytes)
-			return sc_fail(err, errlen, SC_ECORRUPT, "shard '%s': %s", src[r],
-				    errno == ENOENT ? "missing" : "not a regular file of the "
-				    "recorded size");
-		if (sc_path_join(final, sizeof(final), w->node_gen_dir[node], name))
-			return sc_fail(err, errlen, SC_ELIMIT, "node path too long");
-		unlink(final);
-		/* a hard link leaves the source for a retry until the commit;
-		 * where the file system has none, the file moves */
-		if (link(src[r], final) && rename(src[r], final))
-			return sc_fail(err, errlen, -errno, "shard '%s': cannot link or move it to "
-				    "'%s': %s", src[r], final, strerror(errno));
+				    " is not one of the set's %" PRIu32, s->name, s->replica[r],
+				    w->nnodes);
+		rc = adopt_replica(w, s, r, name, err, errlen);
+		if (rc)
+			return rc;
 	}
 	d = &w->shards[w->nshards];
 	*d = *s;
@@ -1764,6 +1794,16 @@ int sc_set_node_resolve(const char *root, const char *given, int create,
 
 	*stored = NULL;
 	sc_manifest_printable(given, shown, sizeof(shown));
+	if (sc_s3node_is(given)) {
+		/* an S3 location: nothing to create, stored canonical */
+		char why[512];
+
+		rc = sc_s3node_canonical(given, node_real, sizeof(node_real), why, sizeof(why));
+		if (rc)
+			return sc_fail(err, errlen, rc, "node '%s': %s", shown, why);
+		*stored = strdup(node_real);
+		return *stored ? 0 : -ENOMEM;
+	}
 	if (!realpath(root, root_real))
 		return sc_fail(err, errlen, -errno, "set '%s': %s", root, strerror(errno));
 	if (create && (rc = sc_mkdir_p(given, 0755)))

@@ -96,16 +96,25 @@ int sc_set_writer_add_frame(struct sc_set_writer *w, const void *frame,
 
 /*
  * Take over a complete, durable shard that another writer made on the same
- * nodes (a slice of `shardctl ingest --tasks`, docs/TASKS.md): src[r], a
- * file on node s->replica[r] of exactly s->stored_bytes bytes, becomes
- * replica r of the next shard of this generation (hard-linked, or renamed
- * where the file system has no hard links) and s's records, sizes,
- * frames and SHA-256 are recorded as if this writer had written it
- * (journaled when there is a journal). Only between shards. The commit
- * makes the new directory entries durable. 0 or negative with err.
+ * nodes (a slice of `shardctl ingest --tasks`, docs/TASKS.md): replica r
+ * of s is s->name (the other writer's name, SET_ID/gGEN/NNNNNN.zst) on
+ * this writer's node s->replica[r], exactly s->stored_bytes bytes, and
+ * becomes replica r of the next shard of this generation: on a local node
+ * the file NODE/s->name is hard-linked (or renamed where the file system
+ * has no hard links), on an S3 node the object PREFIX/s->name is copied
+ * server-side to this generation's key (sc_s3node_copy: HEAD of the
+ * source, CopyObject, HEAD of the copy; no byte goes through this
+ * machine), and the source object stays. Either is idempotent: taking a
+ * shard over again after a failure replaces what the failed attempt left.
+ * s's records, sizes, frames and SHA-256 are recorded as if this writer
+ * had written it (journaled when there is a journal). Only between
+ * shards, and not for a set root on S3 (SC_EUSAGE). The commit makes the
+ * new directory entries durable. 0 or negative with err: -ENOENT the
+ * source is missing, SC_ECORRUPT it has another size, others from the
+ * file system or the store.
  */
 int sc_set_writer_add_shard(struct sc_set_writer *w, const struct sc_manifest_shard *s,
-			    char *const *src, char *err, size_t errlen);
+			    char *err, size_t errlen);
 
 /* Shards taken over from an interrupted ingest by o->resume, and their
  * frames and records (all 0 after a fresh start). */
@@ -237,7 +246,8 @@ void sc_set_remove_generations(const char *setdir, uint64_t keep);
  * The form a node path given on the command line takes in the manifest
  * of the set at root (docs/MANIFEST.md section 2): resolved with
  * realpath(3) (created first with `create`), relative to the root when it
- * lies inside it and the name passes the name rule, else absolute.
+ * lies inside it and the name passes the name rule, else absolute; an S3
+ * location (docs/S3.md section 8) in its canonical form, nothing created.
  * *stored is malloc'd. SC_EUSAGE for a path a manifest cannot hold,
  * -errno when it cannot be resolved (err says which).
  */

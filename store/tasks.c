@@ -26,8 +26,11 @@
  *   pack    per slice: the spool minus the drop lists, through
  *           sc_ingest_pack() into a slice set in the plan directory.
  *   commit  one task: the slices' shards become the shards of the set,
- *           in slice order, under one manifest (sc_set_writer_add_shard
- *           and the writer's commit); then the intermediate files go.
+ *           in slice order, under one manifest (sc_set_writer_add_shard:
+ *           hard links on local nodes, server-side copies on S3 nodes,
+ *           whose slice objects the pack tasks uploaded; then the
+ *           writer's commit); then the intermediate files go, the slice
+ *           objects on S3 nodes with them (sc_plan_clean).
  */
 #include "tasks.h"
 
@@ -52,6 +55,7 @@
 #include "manifest.h"
 #include "near.h"
 #include "placement.h"
+#include "s3node.h"
 #include "set.h"
 #include "tfile.h"
 
@@ -1978,13 +1982,30 @@ static void writer_note(void *ctx, const char *msg)
 	note(ctx, "%s", msg);
 }
 
-/* Take over the shards of slice s into w. */
+/*
+ * 1 when node i of slice set m (at root) is the plan's node i: the same
+ * directory (realpath), or for an S3 node the same canonical location.
+ */
+static int same_node(const struct sc_plan *p, const struct sc_manifest *m, const char *root,
+		     uint32_t i)
+{
+	char dir[SC_PATH_MAX], real_a[PATH_MAX], real_b[PATH_MAX], why[256];
+
+	if (sc_manifest_node_dir(m, root, i, dir, sizeof(dir)))
+		return 0;
+	if (sc_s3node_is(p->node_paths[i]))
+		return !sc_s3node_canonical(p->node_paths[i], real_b, sizeof(real_b), why,
+					    sizeof(why)) && !strcmp(dir, real_b);
+	return !sc_s3node_is(dir) && realpath(dir, real_a) && realpath(p->node_paths[i], real_b) &&
+	       !strcmp(real_a, real_b);
+}
+
+/* Take over the shards of slice s into w (files linked on local nodes,
+ * objects copied server-side on S3 nodes: sc_set_writer_add_shard). */
 static int adopt_slice(struct task *t, struct sc_set_writer *w, uint32_t s)
 {
 	const struct sc_plan *p = t->p;
-	char root[SC_PATH_MAX], dir[SC_PATH_MAX], real_a[PATH_MAX], real_b[PATH_MAX];
-	char srcbuf[SC_REPLICAS_MAX][SC_PATH_MAX], *src[SC_REPLICAS_MAX];
-	char msg[SC_PATH_MAX + 512];
+	char root[SC_PATH_MAX], msg[SC_PATH_MAX + 512];
 	struct sc_manifest m;
 	int rc;
 
@@ -1999,9 +2020,7 @@ static int adopt_slice(struct task *t, struct sc_set_writer *w, uint32_t s)
 		goto out;
 	}
 	for (uint32_t i = 0; i < m.nnodes; i++) {
-		if (sc_manifest_node_dir(&m, root, i, dir, sizeof(dir)) ||
-		    !realpath(dir, real_a) || !realpath(p->node_paths[i], real_b) ||
-		    strcmp(real_a, real_b)) {
+		if (!same_node(p, &m, root, i)) {
 			snprintf(msg, sizeof(msg), "slice set '%s': node %" PRIu32 " is not the "
 				 "plan's node '%s'", root, i, p->node_paths[i]);
 			rc = bad_input(t, SC_ECORRUPT, SC_PHASE_PACK, s, msg);
@@ -2009,16 +2028,7 @@ static int adopt_slice(struct task *t, struct sc_set_writer *w, uint32_t s)
 		}
 	}
 	for (uint64_t k = 0; k < m.nshards && !rc; k++) {
-		const struct sc_manifest_shard *sh = &m.shards[k];
-
-		for (uint32_t r = 0; r < sh->nreplicas && !rc; r++) {
-			src[r] = srcbuf[r];
-			if (sc_manifest_node_dir(&m, root, sh->replica[r], dir, sizeof(dir)) ||
-			    sc_path_join(srcbuf[r], sizeof(srcbuf[r]), dir, sh->name))
-				rc = tfail(t, SC_ELIMIT, "node path too long");
-		}
-		if (!rc)
-			rc = sc_set_writer_add_shard(w, sh, src, msg, sizeof(msg));
+		rc = sc_set_writer_add_shard(w, &m.shards[k], msg, sizeof(msg));
 		if (rc == SC_ECORRUPT || rc == -ENOENT)
 			rc = bad_input(t, rc, SC_PHASE_PACK, s, msg);
 		else if (rc)

@@ -42,6 +42,7 @@
 #include "s3.h"
 #include "s3node.h"
 #include "sc_base.h"
+#include "set.h"
 #include "shard.h"
 
 #define OBJ_SIZE (300u * 1024 + 17)
@@ -528,6 +529,79 @@ static void test_index_bad_not_cached(void **state)
 	sc_buf_release(&f);
 }
 
+/*
+ * The set writer taking over a shard that another writer left on an S3
+ * node (`ingest --tasks`: a slice set's object): a server-side copy to
+ * this generation's key, the source kept; a missing or wrong-sized source
+ * refused; a retry idempotent; abort deletes the copies, not the sources.
+ */
+static void test_add_shard_s3(void **state)
+{
+	char root[256], path[400], err[1024], id[40], key[128];
+	static const unsigned char zero[32];
+	char node[] = "s3://bkt/node/w";
+	char *nodes[1] = { node };
+	uint32_t weights[1] = { 1 };
+	struct sc_set_writer_opts o = {
+		.root = root, .node_paths = nodes, .node_weights = weights, .nnodes = 1,
+		.replicas = 1, .shard_size = 1 << 20,
+	};
+	struct sc_manifest_shard s;
+	struct sc_set_writer *w = NULL;
+	struct sc_s3node *n = NULL;
+	FILE *f;
+
+	(void)state;
+	NEED_FAKE();
+	snprintf(root, sizeof(root), "%s/sc-addshard.XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	assert_non_null(mkdtemp(root));
+	assert_int_equal(put_bytes("node/w/slice/g000001/000000.zst", obj, 5000), 0);
+	assert_int_equal(sc_s3node_open(0, &n, err, sizeof(err)), 0);
+	assert_int_equal(sc_set_writer_open(&o, &w, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/.set_id", root);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(id, sizeof(id), f));
+	fclose(f);
+	id[32] = '\0';
+
+	memset(&s, 0, sizeof(s));
+	s.name = (char *)"slice/g000001/000009.zst"; /* not there */
+	s.nreplicas = 1;
+	s.replica[0] = 0;
+	s.records = 3;
+	s.raw_bytes = 9000;
+	s.stored_bytes = 5000;
+	s.frames = 1;
+	assert_int_equal(sc_set_writer_add_shard(w, &s, err, sizeof(err)), -ENOENT);
+	s.name = (char *)"slice/g000001/000000.zst";
+	s.stored_bytes = 4999;
+	assert_int_equal(sc_set_writer_add_shard(w, &s, err, sizeof(err)), SC_ECORRUPT);
+	assert_non_null(strstr(err, "slice/g000001/000000.zst"));
+	s.stored_bytes = 5000;
+	assert_int_equal(sc_set_writer_add_shard(w, &s, err, sizeof(err)), 0);
+	assert_int_equal(sc_set_writer_stored_bytes(w), 5000);
+	snprintf(key, sizeof(key), "%s/g000001/000000.zst", id);
+	assert_int_equal(sc_s3node_check(n, node, key, 5000, zero, 0, err, sizeof(err)), 0);
+	/* the same source again (a retried commit takes the same shards over) */
+	assert_int_equal(sc_set_writer_add_shard(w, &s, err, sizeof(err)), 0);
+	snprintf(key, sizeof(key), "%s/g000001/000001.zst", id);
+	assert_int_equal(sc_s3node_check(n, node, key, 5000, zero, 0, err, sizeof(err)), 0);
+	assert_int_equal(sc_s3node_check(n, node, "slice/g000001/000000.zst", 5000, zero, 0,
+					 err, sizeof(err)), 0);
+	/* nothing staged locally: the bytes never came here */
+	snprintf(path, sizeof(path), "%s/.s3stage/0/%s/g000001/000000.zst", root, id);
+	assert_int_not_equal(access(path, F_OK), 0);
+	sc_set_writer_abort(w);
+	assert_int_equal(sc_s3node_check(n, node, key, 5000, zero, 0, err, sizeof(err)), -ENOENT);
+	assert_int_equal(sc_s3node_check(n, node, "slice/g000001/000000.zst", 5000, zero, 0,
+					 err, sizeof(err)), 0);
+	sc_s3node_close(n);
+	snprintf(path, sizeof(path), "rm -rf '%s'", root);
+	assert_int_equal(system(path), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -535,6 +609,7 @@ int main(void)
 		cmocka_unit_test(test_async_ranges),
 		cmocka_unit_test(test_index_cached),
 		cmocka_unit_test(test_index_bad_not_cached),
+		cmocka_unit_test(test_add_shard_s3),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
