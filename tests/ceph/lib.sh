@@ -26,6 +26,30 @@ s3curl() {
 		-H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$@"
 }
 
+# list_keys PREFIX : the keys under PREFIX in $B, one a line (ListObjectsV2,
+# one page of 1000: a test's sets are smaller; a longer listing fails)
+list_keys() {
+	s3curl "$AWS_ENDPOINT_URL/$B?list-type=2&max-keys=1000&prefix=$(printf %s "$1" | sed 's|/|%2F|g')" \
+		> list.xml || { cat list.xml >&2; return 1; }
+	grep -q '<ListBucketResult' list.xml || { cat list.xml >&2; return 1; }
+	! grep -q '<IsTruncated>true' list.xml || { echo "listing truncated" >&2; return 1; }
+	grep -o '<Key>[^<]*</Key>' list.xml | sed 's/<Key>//; s/<\/Key>//'
+}
+
+# no_keys PREFIX : die unless the listing works and shows nothing under PREFIX
+no_keys() {
+	k=$(list_keys "$1") || die "listing '$1' failed"
+	[ -z "$k" ] || die "objects under '$1': $k"
+}
+
+# delete_prefix PREFIX : delete every object under PREFIX (best effort, for
+# the clean-up a test traps on exit)
+delete_prefix() {
+	for k in $(list_keys "$1" 2> /dev/null); do
+		s3curl -X DELETE "$AWS_ENDPOINT_URL/$B/$k" > /dev/null 2>&1 || true
+	done
+}
+
 # make_jsonl FILE N : N distinct JSONL records with some repeats
 make_jsonl() {
 	awk -v n="$2" 'BEGIN { for (i = 0; i < n; i++) printf "{\"text\":\"record %d of the ceph set tests, %s\",\"id\":%d}\n", i % (n - n / 10), substr("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor", 1 + i % 40), i }' > "$1"

@@ -8,28 +8,9 @@
 # no object of an older generation left behind.
 . "$TESTS_DIR/lib.sh"
 B=$SC_S3_BUCKET
-P=${SC_S3_TEST_PREFIX:-h1}-maint$$
+P=${SC_S3_TEST_PREFIX:-sc}-maint$$
 S3="s3://$B/$P"
-# list_keys PREFIX : the keys under PREFIX, one a line (ListObjectsV2, one
-# page); fails (say `keys=$(list_keys P) || die`) when the listing does
-list_keys() {
-	s3curl "$AWS_ENDPOINT_URL/$B?list-type=2&max-keys=1000&prefix=$(printf %s "$1" | sed 's|/|%2F|g')" \
-		> list.xml || { cat list.xml >&2; return 1; }
-	grep -q '<ListBucketResult' list.xml || { cat list.xml >&2; return 1; }
-	grep -o '<Key>[^<]*</Key>' list.xml | sed 's/<Key>//; s/<\/Key>//'
-}
-# no_keys PREFIX : die unless the listing works and shows nothing under PREFIX
-no_keys() {
-	k=$(list_keys "$1") || die "listing '$1' failed"
-	[ -z "$k" ] || die "objects under '$1': $k"
-}
-# every object of this test, deleted at the end whatever happens
-cleanup() {
-	for k in $(list_keys "$P/" 2> /dev/null); do
-		s3curl -X DELETE "$AWS_ENDPOINT_URL/$B/$k" > /dev/null 2>&1 || true
-	done
-}
-trap cleanup EXIT
+trap 'delete_prefix "$P/"' EXIT
 # s3_replicas SET : "SHARD NODE NAME" of every replica on an S3 node
 s3_replicas() {
 	python3 -c '

@@ -14,17 +14,13 @@
 . "$TESTS_DIR/lib.sh"
 SC=$SHARDCTL
 B=$SC_S3_BUCKET
-P=${SC_S3_TEST_PREFIX:-h3}-mnt$$
+P=${SC_S3_TEST_PREFIX:-sc}-mnt$$
 
 . "$REPO_DIR/tests/cli/mount_lib.sh"
 
 cleanup() {
 	umount_all
-	# the objects of this test (a "/" in the query would need encoding for SigV4)
-	for p in $(s3curl "$AWS_ENDPOINT_URL/$B?list-type=2&prefix=$P" 2> /dev/null |
-		grep -o "<Key>$P/[^<]*</Key>" | sed 's/<Key>\(.*\)<\/Key>/\1/'); do
-		s3curl -X DELETE "$AWS_ENDPOINT_URL/$B/$p" > /dev/null 2>&1 || true
-	done
+	delete_prefix "$P/"
 }
 trap cleanup EXIT
 # mount_ok SET DIR [options]: mount SET at DIR (made empty here), logging to DIR.log

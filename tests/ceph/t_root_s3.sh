@@ -8,7 +8,7 @@
 # ingest options that do not support such a root yet (--resume, --tasks).
 . "$TESTS_DIR/lib.sh"
 B=$SC_S3_BUCKET
-P=${SC_ROOT_S3_PREFIX:-h2-root$$}
+P=${SC_ROOT_S3_PREFIX:-sc-root$$}
 R="s3://$B/$P/set"
 U="$AWS_ENDPOINT_URL/$B/$P"
 SHARDCTL_LIB=${SHARDCTL_LIB:-$(dirname "$SHARDCTL")/libshardctl.so}
@@ -131,9 +131,9 @@ cat miss.err
 [ $rc -eq 1 ] && grep -q "no manifest object 's3://$B/$P/nothing/manifest.json'" miss.err ||
 	die "missing root: exit $rc"
 grep -q "NoSuchKey" miss.err || die "missing root: the store's answer is not given"
-rc=0; "$SHARDCTL" cat "s3://h2-no-such-bucket-$$/x" > /dev/null 2> nob.err || rc=$?
+rc=0; "$SHARDCTL" cat "s3://sc-no-such-bucket-$$/x" > /dev/null 2> nob.err || rc=$?
 cat nob.err
-[ $rc -eq 1 ] && grep -q "no such bucket 'h2-no-such-bucket-$$'" nob.err || die "missing bucket: exit $rc"
+[ $rc -eq 1 ] && grep -q "no such bucket 'sc-no-such-bucket-$$'" nob.err || die "missing bucket: exit $rc"
 rc=0; "$SHARDCTL" verify "s3://$B/$P/nothing" > /dev/null 2>&1 || rc=$?
 [ $rc -eq 1 ] || die "verify of a missing root: exit $rc, expected 1"
 

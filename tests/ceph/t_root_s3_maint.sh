@@ -10,29 +10,13 @@
 # commit, and the next run finishes. (mount of such a set: t_mount_s3.sh)
 . "$TESTS_DIR/lib.sh"
 B=$SC_S3_BUCKET
-P=${SC_S3_TEST_PREFIX:-h6}-rootmaint$$
+P=${SC_S3_TEST_PREFIX:-sc}-rootmaint$$
 S3="s3://$B/$P"
 R="$S3/set"
 U="$AWS_ENDPOINT_URL/$B/$P/set"
 export SHARDCTL_CACHE_DIR=$PWD/cache
 
-# list_keys PREFIX : the keys under PREFIX, one a line (ListObjectsV2, one page)
-list_keys() {
-	s3curl "$AWS_ENDPOINT_URL/$B?list-type=2&max-keys=1000&prefix=$(printf %s "$1" | sed 's|/|%2F|g')" \
-		> list.xml || { cat list.xml >&2; return 1; }
-	grep -q '<ListBucketResult' list.xml || { cat list.xml >&2; return 1; }
-	grep -o '<Key>[^<]*</Key>' list.xml | sed 's/<Key>//; s/<\/Key>//'
-}
-no_keys() {
-	k=$(list_keys "$1") || die "listing '$1' failed"
-	[ -z "$k" ] || die "objects under '$1': $k"
-}
-cleanup() {
-	for k in $(list_keys "$P/" 2> /dev/null); do
-		s3curl -X DELETE "$AWS_ENDPOINT_URL/$B/$k" > /dev/null 2>&1 || true
-	done
-}
-trap cleanup EXIT
+trap 'delete_prefix "$P/"' EXIT
 # getm FILE : the manifest object's bytes into FILE
 getm() { s3curl -o "$1" "$U/manifest.json" || die "cannot GET the manifest object"; }
 # mfield EXPR : EXPR of the manifest object (m)

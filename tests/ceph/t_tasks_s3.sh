@@ -15,27 +15,13 @@ REPO_DIR=${REPO_DIR:-$(cd "$TESTS_DIR/../.." && pwd)}
 . "$REPO_DIR/tests/cli/resume_lib.sh"
 . "$REPO_DIR/tests/cli/tasks_lib.sh"
 B=$SC_S3_BUCKET
-P=${SC_S3_TEST_PREFIX:-h1}-tasks$$
+P=${SC_S3_TEST_PREFIX:-sc}-tasks$$
 S3="s3://$B/$P"
 FAULT_SO=${SC_FAULT_SO:-$(dirname "$SHARDCTL")/fault/inject.so}
 [ -f "$FAULT_SO" ] || die "no fault shim at '$FAULT_SO' (make BUILD=... BUILD/fault/inject.so, or set SC_FAULT_SO)"
 export SHARDCTL_CACHE_DIR=$PWD/cache
 
-# list_keys PREFIX : the keys under PREFIX, one a line (ListObjectsV2, one
-# page of 1000: the sets here have fewer objects)
-list_keys() {
-	s3curl "$AWS_ENDPOINT_URL/$B?list-type=2&max-keys=1000&prefix=$(printf %s "$1" | sed 's|/|%2F|g')" \
-		> list.xml || { cat list.xml >&2; return 1; }
-	grep -q '<ListBucketResult' list.xml || { cat list.xml >&2; return 1; }
-	! grep -q '<IsTruncated>true' list.xml || { echo "listing truncated" >&2; return 1; }
-	grep -o '<Key>[^<]*</Key>' list.xml | sed 's/<Key>//; s/<\/Key>//'
-}
-cleanup() {
-	for k in $(list_keys "$P/" 2> /dev/null); do
-		s3curl -X DELETE "$AWS_ENDPOINT_URL/$B/$k" > /dev/null 2>&1 || true
-	done
-}
-trap cleanup EXIT
+trap 'delete_prefix "$P/"' EXIT
 
 # only_sets NODE_SUFFIX SET... : the objects under $P/NODE_SUFFIX/ are
 # exactly the replicas the manifests of SET... place on that node (no slice
