@@ -1205,7 +1205,9 @@ struct gen_list {
 	char **keys;                 /* keys to delete */
 	size_t n, cap;
 	size_t plen;                 /* bytes of "PREFIX/SET_ID/" */
-	uint64_t keep;
+	uint64_t keep;               /* the generation kept, when keep_fn is NULL */
+	sc_s3node_keep_fn keep_fn;   /* else what decides, object by object */
+	void *keep_ctx;              /* its context */
 };
 
 static int gen_entry(void *ctx, const struct sc_s3_entry *e)
@@ -1218,7 +1220,7 @@ static int gen_entry(void *ctx, const struct sc_s3_entry *e)
 		return 0;
 	while (*p >= '0' && *p <= '9')
 		v = v * 10 + (uint64_t)(*p++ - '0');
-	if (*p != '/' || v == g->keep)
+	if (*p != '/' || (g->keep_fn ? g->keep_fn(g->keep_ctx, v, p + 1) : v == g->keep))
 		return 0;
 	if (g->n == g->cap) {
 		size_t nc = g->cap ? g->cap * 2 : 64;
@@ -1233,12 +1235,12 @@ static int gen_entry(void *ctx, const struct sc_s3_entry *e)
 	return g->keys[g->n++] ? 0 : -ENOMEM;
 }
 
-int64_t sc_s3node_remove_generations(struct sc_s3node *n, const char *node,
-				     const char *set_id, uint64_t keep,
-				     char *err, size_t errlen)
+/* Delete what g (keep or keep_fn set) does not keep under PREFIX/SET_ID/gN/. */
+static int64_t remove_listed(struct sc_s3node *n, const char *node, const char *set_id,
+			     const struct gen_list *gl, char *err, size_t errlen)
 {
 	char prefix[SC_S3_KEY_MAX + 1], dir[64];
-	struct gen_list g = { .keep = keep };
+	struct gen_list g = *gl;
 	struct sc_s3_loc loc;
 	int64_t rc, deleted = 0;
 
@@ -1257,6 +1259,25 @@ int64_t sc_s3node_remove_generations(struct sc_s3node *n, const char *node,
 	}
 	free(g.keys);
 	return rc < 0 ? rc : deleted;
+}
+
+int64_t sc_s3node_remove_generations(struct sc_s3node *n, const char *node,
+				     const char *set_id, uint64_t keep,
+				     char *err, size_t errlen)
+{
+	struct gen_list g = { .keep = keep };
+
+	return remove_listed(n, node, set_id, &g, err, errlen);
+}
+
+int64_t sc_s3node_remove_unkept(struct sc_s3node *n, const char *node, const char *set_id,
+				sc_s3node_keep_fn keep, void *ctx, char *err, size_t errlen)
+{
+	struct gen_list g = { .keep_fn = keep, .keep_ctx = ctx };
+
+	if (!keep)
+		return sc_fail(err, errlen, SC_EUSAGE, "no function deciding what stays");
+	return remove_listed(n, node, set_id, &g, err, errlen);
 }
 
 /* ---- single ranges (frames) of a replica: sc_s3node_fetch_range & co ---- */
@@ -1525,4 +1546,199 @@ int sc_s3node_range_drop(struct sc_s3node *n, const struct sc_s3node_range *r)
 	k.len = r->size;
 	b = r->size <= SC_OBJCACHE_ENTRY_MAX ? sc_objcache_drop(n->cache, &k) : 0;
 	return a < 0 ? a : b < 0 ? b : a || b;
+}
+
+/* ---- many server-side copies at once: sc_s3node_copy_many ---- */
+
+#define CP_TAG_BASE 0x5c0c000000000000ull /* tags of copy_many's requests */
+
+enum cp_step { CP_HEAD_SRC, CP_COPY, CP_HEAD_DST };
+
+/* One copy with a request in flight (sc_s3node_copy's steps, one at a time). */
+struct cp_slot {
+	struct sc_s3node_copy_req *c;  /* the copy, NULL when the slot is free */
+	enum cp_step step;             /* the request in flight */
+	uint64_t src_size;             /* the source's size (after its HEAD) */
+	struct sc_s3_loc sloc, dloc;
+	char skey[SC_S3_KEY_MAX + 1], sobj[SC_S3_KEY_MAX + 128];
+	char dkey[SC_S3_KEY_MAX + 1], dobj[SC_S3_KEY_MAX + 128];
+};
+
+/* A submission that failed, worded as the synchronous call words it. */
+static int cp_submit_failed(struct cp_slot *sl, int rc, const char *bucket, const char *key,
+			    const char *what)
+{
+	return sc_fail(sl->c->err, sizeof(sl->c->err), rc, "object 's3://%s/%.400s': %s: %s",
+		       bucket, key, what, rc == SC_EUSAGE ? "invalid bucket or key" :
+		       sc_strerror(rc));
+}
+
+/* Submit the request of sl's step. 0, or negative with sl->c->err. */
+static int cp_submit(struct sc_s3node *n, struct cp_slot *sl, uint64_t tag)
+{
+	char what[1024];
+	int rc;
+
+	switch (sl->step) {
+	case CP_HEAD_SRC:
+		rc = sc_s3_submit_head(n->s3, sl->sloc.bucket, sl->skey, tag);
+		return rc ? cp_submit_failed(sl, rc, sl->sloc.bucket, sl->skey, "HEAD") : 0;
+	case CP_COPY:
+		rc = sc_s3_submit_copy(n->s3, sl->sloc.bucket, sl->skey, sl->dloc.bucket, sl->dkey,
+				       tag);
+		if (!rc)
+			return 0;
+		snprintf(what, sizeof(what), "COPY from 's3://%s/%.400s'", sl->sloc.bucket,
+			 sl->skey);
+		return cp_submit_failed(sl, rc, sl->dloc.bucket, sl->dkey, what);
+	case CP_HEAD_DST:
+		rc = sc_s3_submit_head(n->s3, sl->dloc.bucket, sl->dkey, tag);
+		return rc ? cp_submit_failed(sl, rc, sl->dloc.bucket, sl->dkey, "HEAD") : 0;
+	}
+	return -EINVAL;
+}
+
+/* Start copy c in the free slot sl: its HEAD of the source. 0 or negative. */
+static int cp_start(struct sc_s3node *n, struct cp_slot *sl, struct sc_s3node_copy_req *c,
+		    uint64_t tag)
+{
+	int rc;
+
+	sl->c = c;
+	sl->step = CP_HEAD_SRC;
+	c->copied = 0;
+	c->err[0] = '\0';
+	rc = object_of(c->src_node, c->src_name, &sl->sloc, sl->skey, sizeof(sl->skey), sl->sobj,
+		       sizeof(sl->sobj), c->err, sizeof(c->err));
+	if (!rc)
+		rc = object_of(c->dst_node, c->dst_name, &sl->dloc, sl->dkey, sizeof(sl->dkey),
+			       sl->dobj, sizeof(sl->dobj), c->err, sizeof(c->err));
+	if (!rc)
+		rc = cp_submit(n, sl, tag);
+	return c->rc = rc;
+}
+
+/*
+ * The request of sl's step finished as d: check it as sc_s3node_copy()
+ * does, then submit the next step. 1 when the copy goes on, 0 when it
+ * is done (c->rc 0) or negative when it failed (c->rc, c->err).
+ */
+static int cp_reaped(struct sc_s3node *n, struct cp_slot *sl, const struct sc_s3_done *d)
+{
+	struct sc_s3node_copy_req *c = sl->c;
+	char *err = c->err;
+	size_t errlen = sizeof(c->err);
+	int rc = (int)d->result;
+
+	switch (sl->step) {
+	case CP_HEAD_SRC:
+		if (rc == -ENOENT)
+			return c->rc = sc_fail(err, errlen, rc, "object '%s': missing", sl->sobj);
+		if (rc)
+			return c->rc = sc_fail(err, errlen, rc, "%s", d->err);
+		sl->src_size = d->obj.size;
+		if (c->size != UINT64_MAX && sl->src_size != c->size)
+			return c->rc = sc_fail(err, errlen, SC_ECORRUPT, "object '%s': %" PRIu64
+					       " bytes, the manifest says %" PRIu64, sl->sobj,
+					       sl->src_size, c->size);
+		if (sl->src_size > SC_S3NODE_SHARD_MAX)
+			return c->rc = sc_fail(err, errlen, SC_ELIMIT, "object '%s': %" PRIu64
+					       " bytes: a server-side copy of a shard over %llu "
+					       "bytes is not supported", sl->sobj, sl->src_size,
+					       (unsigned long long)SC_S3NODE_SHARD_MAX);
+		sl->step = CP_COPY;
+		break;
+	case CP_COPY:
+		if (rc)
+			return c->rc = sc_fail(err, errlen, rc, "%s", d->err);
+		c->copied = 1;
+		sl->step = CP_HEAD_DST;
+		break;
+	case CP_HEAD_DST:
+		if (rc)
+			return c->rc = sc_fail(err, errlen, rc, "%s (checking the copy)", d->err);
+		if (d->obj.size != sl->src_size)
+			return c->rc = sc_fail(err, errlen, SC_ECORRUPT, "object '%s': the copy of "
+					       "'%s' has %" PRIu64 " bytes, the source %" PRIu64,
+					       sl->dobj, sl->sobj, d->obj.size, sl->src_size);
+		return c->rc = 0;
+	}
+	rc = cp_submit(n, sl, d->tag);
+	return rc ? (c->rc = rc) : 1;
+}
+
+int sc_s3node_copy_many(struct sc_s3node *n, struct sc_s3node_copy_req *v, size_t count,
+			int stop)
+{
+	uint32_t k = n->cfg.inflight_max ? n->cfg.inflight_max : 1;
+	struct cp_slot *slot;
+	struct sc_s3_done *d;
+	size_t next = 0, active = 0, first_bad = count;
+	int failed = 0;
+
+	for (size_t i = 0; i < count; i++) {
+		v[i].rc = -ECANCELED;
+		v[i].copied = 0;
+		snprintf(v[i].err, sizeof(v[i].err), "not started: an earlier copy failed");
+	}
+	if (count == 0)
+		return 0;
+	if (k > count)
+		k = (uint32_t)count;
+	slot = calloc(k, sizeof(*slot));
+	d = calloc(k, sizeof(*d));
+	if (!slot || !d) {
+		free(slot);
+		free(d);
+		return -ENOMEM;
+	}
+	for (;;) {
+		int got;
+
+		/* fill the free slots, in the order of v */
+		for (uint32_t j = 0; j < k && next < count && !(stop && failed); j++) {
+			if (slot[j].c)
+				continue;
+			if (cp_start(n, &slot[j], &v[next], CP_TAG_BASE + j)) {
+				slot[j].c = NULL;
+				failed = 1;
+			} else {
+				active++;
+			}
+			next++;
+		}
+		if (!active)
+			break;
+		got = sc_s3_reap(n->s3, d, k, -1);
+		if (got <= 0) {
+			/* nothing outstanding any more: cannot happen with active > 0 */
+			for (uint32_t j = 0; j < k; j++) {
+				if (!slot[j].c)
+					continue;
+				slot[j].c->rc = sc_fail(slot[j].c->err, sizeof(slot[j].c->err), -EIO,
+							"object '%s': copy lost by the client",
+							slot[j].sobj);
+				slot[j].c = NULL;
+			}
+			break;
+		}
+		for (int i = 0; i < got; i++) {
+			uint64_t j = d[i].tag - CP_TAG_BASE;
+
+			if (d[i].tag < CP_TAG_BASE || j >= k || !slot[j].c)
+				continue; /* not ours */
+			if (cp_reaped(n, &slot[j], &d[i]) == 1)
+				continue;
+			if (slot[j].c->rc)
+				failed = 1;
+			slot[j].c = NULL;
+			active--;
+		}
+	}
+	free(slot);
+	free(d);
+	for (size_t i = 0; i < count && first_bad == count; i++)
+		if (v[i].rc)
+			first_bad = i;
+	return first_bad == count ? 0 : v[first_bad].rc;
 }

@@ -180,6 +180,22 @@ int64_t sc_s3node_remove_generations(struct sc_s3node *n, const char *node,
 				     const char *set_id, uint64_t keep,
 				     char *err, size_t errlen);
 
+/*
+ * Decides whether the object PREFIX/SET_ID/gGENERATION/REST stays: 1 keep,
+ * 0 delete. rest is what follows "gN/" in the key.
+ */
+typedef int (*sc_s3node_keep_fn)(void *ctx, uint64_t generation, const char *rest);
+
+/*
+ * Delete every object under PREFIX/SET_ID/gN/ on node that keep(ctx, N,
+ * REST) does not keep (a resumed ingest keeps the committed generation
+ * and, of the one it continues, the replicas of the shards it takes
+ * over). Objects not under a gN/ are left alone. Returns the number
+ * deleted or negative with err (the listing failed: nothing deleted).
+ */
+int64_t sc_s3node_remove_unkept(struct sc_s3node *n, const char *node, const char *set_id,
+				sc_s3node_keep_fn keep, void *ctx, char *err, size_t errlen);
+
 /* ---- single ranges (frames) of a replica, for random reads (the mount) ---- */
 
 #define SC_S3NODE_RANGES_MAX     256         /* ranges submitted and not yet reaped */
@@ -258,5 +274,37 @@ uint32_t sc_s3node_range_pending(const struct sc_s3node *n);
  */
 int sc_s3node_range_keep(struct sc_s3node *n, const struct sc_s3node_range *r);
 int sc_s3node_range_drop(struct sc_s3node *n, const struct sc_s3node_range *r);
+
+/* ---- many server-side copies at once (sc_s3node_copy_many) ---- */
+
+/* One copy of sc_s3node_copy_many(). Strings are used during the call only. */
+struct sc_s3node_copy_req {
+	const char *src_node;        /* in: the S3 node of the source */
+	const char *src_name;        /* in: the source replica's name on it */
+	const char *dst_node;        /* in: the S3 node of the copy */
+	const char *dst_name;        /* in: the copy's name on it */
+	uint64_t size;               /* in: the source's size, UINT64_MAX: any */
+	int rc;                      /* out: 0; negative with err; -ECANCELED: not started */
+	int copied;                  /* out: 1 when CopyObject made the copy (even where
+				      * the check of the copy then failed) */
+	char err[SC_S3NODE_ERR_MAX]; /* out: what went wrong, naming the objects */
+};
+
+/*
+ * sc_s3node_copy() for count copies, run many at once on the handle's
+ * client: each is the same HEAD of the source, CopyObject and HEAD of the
+ * copy, one after another, with the same checks and messages, and up to
+ * the client's inflight_max copies have their request in flight at once.
+ * Copies start in the order of v. With stop 1, no copy starts after one
+ * has failed (those keep rc -ECANCELED, "not started: an earlier copy
+ * failed"); the copies started before it run to their end, so every copy
+ * before the first failing one in v has its own result. Nothing is
+ * undone: the caller deletes what it does not keep (v[i].copied).
+ * Other operations must not be outstanding on the handle's client.
+ * Returns 0 when all succeeded, else the rc of the first failing copy in
+ * the order of v, or -ENOMEM (then no copy started).
+ */
+int sc_s3node_copy_many(struct sc_s3node *n, struct sc_s3node_copy_req *v, size_t count,
+			int stop);
 
 #endif

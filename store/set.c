@@ -629,16 +629,57 @@ static int journal_plan(struct sc_set_writer *w, const struct sc_set_writer_opts
 }
 
 /*
+ * sc_journal_check_replica for a replica on an S3 node: the object NAME
+ * on node, fetched whole (ranged GETs, several in flight, no cache) and
+ * its SHA-256 compared with the journal's, then its trailer with the
+ * journal's counts. A HEAD alone would not do: an object of the right
+ * size may hold other bytes, and the resume must commit the very bytes
+ * an uninterrupted ingest makes (docs/RESUME.md section 8: the cost).
+ * 0 with the trailer in *ix (when ix is not NULL; the caller frees it),
+ * or negative with the reason in err.
+ */
+static int kept_s3_replica_check(struct sc_set_writer *w, uint32_t node, const char *name,
+				 const struct sc_manifest_shard *s,
+				 struct sc_shard_index **ix, char *err, size_t errlen)
+{
+	struct sc_shard_index *got = NULL;
+	char msg[256];
+	int fd, rc;
+
+	if (ix)
+		*ix = NULL;
+	rc = sc_s3node_fetch(w->s3, w->node_store[node], name, s->stored_bytes, s->sha256,
+			     1, &fd, err, errlen);
+	if (rc)
+		return rc;
+	rc = sc_shard_index_load(fd, s->stored_bytes, &got, msg, sizeof(msg));
+	close(fd);
+	if (rc)
+		return sc_fail(err, errlen, rc, "%s", msg);
+	if (got->frame_count != s->frames || got->record_count != s->records ||
+	    got->raw_bytes != s->raw_bytes) {
+		sc_shard_index_free(got);
+		return sc_fail(err, errlen, SC_ECORRUPT, "its index does not match the journal");
+	}
+	if (ix)
+		*ix = got;
+	else
+		sc_shard_index_free(got);
+	return 0;
+}
+
+/*
  * PLAN_CONTINUE, before anything is removed: check every replica of every
- * journaled shard (size, SHA-256, trailer), in order, and take over the
- * shards before the first one with a bad replica, as if this writer had
- * written them.
+ * journaled shard (size, SHA-256, trailer; on an S3 node fetched whole),
+ * in order, and take over the shards before the first one with a bad
+ * replica, as if this writer had written them. The shards from there on
+ * are written (and uploaded) again.
  */
 static int journal_adopt(struct sc_set_writer *w, const struct sc_set_writer_opts *o,
 			 const struct sc_journal *j, char *err, size_t errlen)
 {
 	uint64_t n = j->nshards ? j->nshards : 1;
-	char path[SC_PATH_MAX], name[128], msg[512];
+	char path[SC_PATH_MAX], name[128], msg[SC_S3NODE_ERR_MAX];
 
 	w->kept_ix = calloc(n, sizeof(*w->kept_ix));
 	w->shards = calloc(n, sizeof(*w->shards));
@@ -654,7 +695,15 @@ static int journal_adopt(struct sc_set_writer *w, const struct sc_set_writer_opt
 		snprintf(name, sizeof(name), "%s/g%06" PRIu64 "/%06" PRIu64 ".zst",
 			 w->set_id, w->generation, i);
 		for (uint32_t r = 0; r < js->nreplicas && !rc; r++) {
-			if (sc_path_join(path, sizeof(path), w->node_real[js->replica[r]], name))
+			uint32_t node = js->replica[r];
+
+			if (w->node_s3[node]) {
+				snprintf(path, sizeof(path), "%s/%s", w->node_store[node], name);
+				rc = kept_s3_replica_check(w, node, name, js, r ? NULL : &ix, msg,
+							   sizeof(msg));
+				continue;
+			}
+			if (sc_path_join(path, sizeof(path), w->node_real[node], name))
 				return sc_fail(err, errlen, SC_ELIMIT, "node path too long");
 			rc = sc_journal_check_replica(path, js, r ? NULL : &ix, msg, sizeof(msg));
 		}
@@ -733,6 +782,53 @@ static void kept_dirs_tidy(struct sc_set_writer *w)
 	}
 }
 
+struct kept_on_node {
+	const struct sc_set_writer *w; /* the resuming writer */
+	uint32_t node;                 /* the S3 node being tidied */
+};
+
+/* sc_s3node_keep_fn: the committed generation, and the kept replicas. */
+static int kept_object(void *ctx, uint64_t generation, const char *rest)
+{
+	const struct kept_on_node *k = ctx;
+	const struct sc_set_writer *w = k->w;
+	uint64_t i;
+
+	if (w->have_old && generation == w->old.generation)
+		return 1;
+	if (generation != w->generation || !shard_file_name(rest, &i) || i >= w->nkept)
+		return 0;
+	for (uint32_t r = 0; r < w->shards[i].nreplicas; r++)
+		if (w->shards[i].replica[r] == k->node)
+			return 1;
+	return 0;
+}
+
+/*
+ * PLAN_CONTINUE: kept_dirs_tidy on the S3 nodes. writer_nodes_prepare
+ * leaves their objects alone for a resume (its clean-up would delete the
+ * generation continued); here the objects of other uncommitted
+ * generations go, and in gGEN every object that is not a replica of a
+ * kept shard (shards uploaded after the last durable journal record, or
+ * after the first bad kept one). Best effort, as on local nodes: what a
+ * failed listing leaves is replaced by the uploads of this generation or
+ * removed by a later ingest; the failure is reported.
+ */
+static void kept_objects_tidy(struct sc_set_writer *w, const struct sc_set_writer_opts *o)
+{
+	char msg[SC_S3NODE_ERR_MAX];
+
+	for (uint32_t i = 0; w->s3 && i < w->nnodes; i++) {
+		struct kept_on_node k = { w, i };
+
+		if (w->node_s3[i] &&
+		    sc_s3node_remove_unkept(w->s3, w->node_store[i], w->set_id, kept_object, &k,
+					    msg, sizeof(msg)) < 0)
+			note(o, "resume: node '%s': cannot remove objects of other ingests: %s",
+			     w->node_store[i], msg);
+	}
+}
+
 /*
  * PLAN_FRESH: make the new generation directories durable (gGEN,
  * NODE/SET_ID, NODE), so that shards the journal will name cannot vanish
@@ -770,9 +866,13 @@ static void journal_done(struct sc_set_writer *w)
 {
 	char dir[SC_PATH_MAX];
 
-	for (uint32_t i = 0; i < w->nnodes; i++)
+	for (uint32_t i = 0; i < w->nnodes; i++) {
 		if (!sc_path_join(dir, sizeof(dir), w->node_real[i], w->set_id))
 			remove_generations(dir, w->old.generation);
+		if (w->node_s3[i] && w->s3)
+			sc_s3node_remove_generations(w->s3, w->node_store[i], w->set_id,
+						     w->old.generation, NULL, 0);
+	}
 }
 
 int sc_set_writer_open(const struct sc_set_writer_opts *o,
@@ -871,11 +971,6 @@ load:
 	rc = writer_nodes_resolve(w, o, err, errlen);
 	if (rc)
 		goto out_abort;
-	if (w->s3 && o->resume) {
-		rc = sc_fail(err, errlen, SC_EUSAGE, "ingest --resume: not supported yet for "
-			  "S3 nodes");
-		goto out_abort;
-	}
 	if (o->placed_bytes)
 		memcpy(w->node_bytes, o->placed_bytes, w->nnodes * sizeof(*w->node_bytes));
 	if (o->journal && !w->s3root) {
@@ -919,6 +1014,7 @@ load:
 	rc = writer_nodes_prepare(w, plan == PLAN_CONTINUE ? w->generation : 0, err, errlen);
 	if (!rc && plan == PLAN_CONTINUE) {
 		kept_dirs_tidy(w);
+		kept_objects_tidy(w, o);
 		rc = sc_journal_continue(w->root, &j, w->nkept, &w->jf, err, errlen);
 	} else if (!rc && o->journal && !w->s3root) {
 		rc = journal_start(w, &id, err, errlen);
@@ -1171,26 +1267,19 @@ int sc_set_writer_add_frame(struct sc_set_writer *w, const void *frame,
 }
 
 /*
- * Replica r of s, taken over from NODE/s->name on its own node s->replica[r]
- * as replica r of the next shard, named name (NNNNNN.zst) in this
- * generation: a hard link (or a rename) on a local node, a server-side
- * copy on an S3 node. Either is idempotent: a retry replaces what an
- * earlier attempt made.
+ * Replica r of s, taken over from NODE/s->name on its own local node
+ * s->replica[r] as replica r of the next shard, named name (NNNNNN.zst) in
+ * this generation: a hard link (or a rename). Idempotent: a retry
+ * replaces what an earlier attempt made. (Replicas on S3 nodes are copied
+ * server-side, many at once, by sc_set_writer_add_shards.)
  */
 static int adopt_replica(struct sc_set_writer *w, const struct sc_manifest_shard *s,
 			 uint32_t r, const char *name, char *err, size_t errlen)
 {
 	uint32_t node = s->replica[r];
-	char src[SC_PATH_MAX], final[SC_PATH_MAX], key[256];
+	char src[SC_PATH_MAX], final[SC_PATH_MAX];
 	struct stat st;
 
-	if (w->node_s3[node]) {
-		if ((size_t)snprintf(key, sizeof(key), "%s/g%06" PRIu64 "/%s", w->set_id,
-				     w->generation, name) >= sizeof(key))
-			return sc_fail(err, errlen, SC_ELIMIT, "shard name too long");
-		return sc_s3node_copy(w->s3, w->node_store[node], s->name, w->node_store[node],
-				      key, s->stored_bytes, err, errlen);
-	}
 	if (sc_path_join(src, sizeof(src), w->node_real[node], s->name) ||
 	    sc_path_join(final, sizeof(final), w->node_gen_dir[node], name))
 		return sc_fail(err, errlen, SC_ELIMIT, "node path too long");
@@ -1212,43 +1301,30 @@ static int adopt_replica(struct sc_set_writer *w, const struct sc_manifest_shard
 	return 0;
 }
 
-int sc_set_writer_add_shard(struct sc_set_writer *w, const struct sc_manifest_shard *s,
-			    char *err, size_t errlen)
+/* What sc_set_writer_add_shard checks of s before taking it over as shard
+ * number idx. 0 or negative with err. */
+static int adopt_check(const struct sc_set_writer *w, const struct sc_manifest_shard *s,
+		       uint64_t idx, char *err, size_t errlen)
 {
-	struct sc_manifest_shard *d;
-	char name[32];
-	int rc;
-
-	if (w->shard_open || w->replay_shard < w->nkept)
-		return sc_fail(err, errlen, SC_EUSAGE, "a shard can only be taken over between shards");
-	if (w->s3root)
-		return sc_fail(err, errlen, SC_EUSAGE, "taking over shards: not supported for a "
-			    "set root on S3");
 	if (!s->name || s->nreplicas != w->replicas)
 		return sc_fail(err, errlen, SC_EUSAGE, "shard '%s': %" PRIu32 " replicas, the set has %"
 			    PRIu32, s->name ? s->name : "?", s->nreplicas, w->replicas);
-	if (w->nshards >= SC_SHARDS_MAX)
+	if (idx >= SC_SHARDS_MAX)
 		return sc_fail(err, errlen, SC_ELIMIT, "more than %u shards", SC_SHARDS_MAX);
-	if (w->nshards == w->shards_cap) {
-		uint64_t ncap = w->shards_cap ? w->shards_cap * 2 : 64;
-		void *p = realloc(w->shards, ncap * sizeof(*w->shards));
-
-		if (!p)
-			return -ENOMEM;
-		w->shards = p;
-		w->shards_cap = ncap;
-	}
-	snprintf(name, sizeof(name), "%06" PRIu64 ".zst", w->nshards);
-	for (uint32_t r = 0; r < s->nreplicas; r++) {
+	for (uint32_t r = 0; r < s->nreplicas; r++)
 		if (s->replica[r] >= w->nnodes)
 			return sc_fail(err, errlen, SC_EUSAGE, "shard '%s': node %" PRIu32
 				    " is not one of the set's %" PRIu32, s->name, s->replica[r],
 				    w->nnodes);
-		rc = adopt_replica(w, s, r, name, err, errlen);
-		if (rc)
-			return rc;
-	}
-	d = &w->shards[w->nshards];
+	return 0;
+}
+
+/* Record s, whose replicas are in place, as the next shard (journaled). */
+static int adopt_record(struct sc_set_writer *w, const struct sc_manifest_shard *s,
+			const char *name, char *err, size_t errlen)
+{
+	struct sc_manifest_shard *d = &w->shards[w->nshards];
+
 	*d = *s;
 	if (asprintf(&d->name, "%s/g%06" PRIu64 "/%s", w->set_id, w->generation, name) < 0) {
 		d->name = NULL;
@@ -1258,9 +1334,137 @@ int sc_set_writer_add_shard(struct sc_set_writer *w, const struct sc_manifest_sh
 		w->node_bytes[s->replica[r]] += s->stored_bytes;
 	w->stored_total += s->stored_bytes;
 	w->nshards++;
-	if (w->jf && (rc = sc_journal_append(w->jf, d, err, errlen)))
-		return rc;
+	if (w->jf)
+		return sc_journal_append(w->jf, d, err, errlen);
 	return 0;
+}
+
+/*
+ * Up to SC_SET_ADOPT_BATCH shards of v: S3 replicas copied many at once
+ * (sc_s3node_copy_many, stopping at the first failure), then, shard by
+ * shard in order, the local replicas linked and the S3 results taken in
+ * replica order, and the shard recorded; the first failure stops there,
+ * as n single calls would, and the copies made for that shard and later
+ * ones are deleted (best effort: nothing records them). *done: shards
+ * recorded.
+ */
+static int adopt_batch(struct sc_set_writer *w, const struct sc_manifest_shard *v, size_t n,
+		       size_t *done, char *err, size_t errlen)
+{
+	struct sc_s3node_copy_req *cp = NULL;
+	size_t *first = NULL, ncp = 0, ok = 0, bad = n;
+	char (*key)[256] = NULL, name[32], bad_err[SC_S3NODE_ERR_MAX];
+	uint64_t base = w->nshards;
+	int rc = 0, bad_rc = 0;
+
+	*done = 0;
+	for (size_t i = 0; i < n && bad == n; i++) {
+		bad_rc = adopt_check(w, &v[i], base + i, bad_err, sizeof(bad_err));
+		if (bad_rc)
+			bad = i;
+	}
+	while (w->shards_cap < base + bad) {
+		uint64_t ncap = w->shards_cap ? w->shards_cap * 2 : 64;
+		void *p = realloc(w->shards, ncap * sizeof(*w->shards));
+
+		if (!p)
+			return -ENOMEM;
+		w->shards = p;
+		w->shards_cap = ncap;
+	}
+	first = calloc(bad + 1, sizeof(*first));
+	if (!first)
+		return -ENOMEM;
+	for (size_t i = 0; i < bad; i++) {
+		first[i] = ncp;
+		for (uint32_t r = 0; r < v[i].nreplicas; r++)
+			ncp += w->node_s3[v[i].replica[r]] != 0;
+	}
+	first[bad] = ncp;
+	if (ncp) {
+		cp = calloc(ncp, sizeof(*cp));
+		key = calloc(ncp, sizeof(*key));
+		if (!cp || !key) {
+			rc = -ENOMEM;
+			goto out_free;
+		}
+		for (size_t i = 0, j = 0; i < bad; i++) {
+			for (uint32_t r = 0; r < v[i].nreplicas; r++) {
+				uint32_t node = v[i].replica[r];
+
+				if (!w->node_s3[node])
+					continue;
+				if ((size_t)snprintf(key[j], sizeof(key[j]), "%s/g%06" PRIu64
+						     "/%06" PRIu64 ".zst", w->set_id, w->generation,
+						     base + i) >= sizeof(key[j])) {
+					rc = sc_fail(err, errlen, SC_ELIMIT, "shard name too long");
+					goto out_free;
+				}
+				cp[j] = (struct sc_s3node_copy_req){
+					.src_node = w->node_store[node], .src_name = v[i].name,
+					.dst_node = w->node_store[node], .dst_name = key[j],
+					.size = v[i].stored_bytes,
+				};
+				j++;
+			}
+		}
+		rc = sc_s3node_copy_many(w->s3, cp, ncp, 1);
+		if (rc == -ENOMEM)
+			goto out_free;
+		rc = 0;
+	}
+	for (ok = 0; ok < bad; ok++) {
+		size_t j = first[ok];
+
+		snprintf(name, sizeof(name), "%06" PRIu64 ".zst", base + ok);
+		for (uint32_t r = 0; r < v[ok].nreplicas && !rc; r++) {
+			if (!w->node_s3[v[ok].replica[r]])
+				rc = adopt_replica(w, &v[ok], r, name, err, errlen);
+			else if ((rc = cp[j++].rc))
+				sc_fail(err, errlen, rc, "%s", cp[j - 1].err);
+		}
+		if (!rc)
+			rc = adopt_record(w, &v[ok], name, err, errlen);
+		if (rc)
+			break;
+	}
+	*done = w->nshards - base;
+	if (!rc && bad < n)
+		rc = sc_fail(err, errlen, bad_rc, "%s", bad_err);
+	/* copies of shards not recorded: nothing refers to them */
+	for (size_t j = first[*done]; rc && j < ncp; j++)
+		if (cp[j].copied)
+			sc_s3node_delete(w->s3, cp[j].dst_node, cp[j].dst_name, NULL, 0);
+out_free:
+	free(key);
+	free(cp);
+	free(first);
+	return rc;
+}
+
+int sc_set_writer_add_shards(struct sc_set_writer *w, const struct sc_manifest_shard *v,
+			     size_t n, char *err, size_t errlen)
+{
+	if (w->shard_open || w->replay_shard < w->nkept)
+		return sc_fail(err, errlen, SC_EUSAGE, "a shard can only be taken over between shards");
+	if (w->s3root)
+		return sc_fail(err, errlen, SC_EUSAGE, "taking over shards: not supported for a "
+			    "set root on S3");
+	for (size_t i = 0; i < n; ) {
+		size_t m = n - i < SC_SET_ADOPT_BATCH ? n - i : SC_SET_ADOPT_BATCH, done;
+		int rc = adopt_batch(w, v + i, m, &done, err, errlen);
+
+		if (rc)
+			return rc;
+		i += m;
+	}
+	return 0;
+}
+
+int sc_set_writer_add_shard(struct sc_set_writer *w, const struct sc_manifest_shard *s,
+			    char *err, size_t errlen)
+{
+	return sc_set_writer_add_shards(w, s, 1, err, errlen);
 }
 
 void sc_set_writer_kept(const struct sc_set_writer *w, uint64_t *shards,

@@ -18,6 +18,10 @@
 #include "journal.h"
 #include "manifest.h"
 
+/* Shards sc_set_writer_add_shards() takes over per round of server-side
+ * copies (memory: about 1.3 KiB per S3 replica). */
+#define SC_SET_ADOPT_BATCH 1024
+
 struct sc_set_writer_opts {
 	const char *root;               /* set root directory (--out) */
 	char *const *node_paths;        /* [nnodes] as the user gave them */
@@ -115,6 +119,18 @@ int sc_set_writer_add_frame(struct sc_set_writer *w, const void *frame,
  */
 int sc_set_writer_add_shard(struct sc_set_writer *w, const struct sc_manifest_shard *s,
 			    char *err, size_t errlen);
+/*
+ * sc_set_writer_add_shard() for the n shards of v, in order: the same
+ * final names, checks, messages, journal records and results as n single
+ * calls, but the server-side copies of replicas on S3 nodes run many at
+ * once (sc_s3node_copy_many: up to the client's inflight_max requests in
+ * flight; local replicas are linked inline), SC_SET_ADOPT_BATCH shards at
+ * a time. On failure the shards before the failing one are taken over
+ * (recorded, journaled), that one and the later ones are not, and the
+ * copies made for them are deleted (best effort). 0 or negative with err.
+ */
+int sc_set_writer_add_shards(struct sc_set_writer *w, const struct sc_manifest_shard *v,
+			     size_t n, char *err, size_t errlen);
 
 /* Shards taken over from an interrupted ingest by o->resume, and their
  * frames and records (all 0 after a fresh start). */

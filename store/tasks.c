@@ -26,9 +26,9 @@
  *   pack    per slice: the spool minus the drop lists, through
  *           sc_ingest_pack() into a slice set in the plan directory.
  *   commit  one task: the slices' shards become the shards of the set,
- *           in slice order, under one manifest (sc_set_writer_add_shard:
+ *           in slice order, under one manifest (sc_set_writer_add_shards:
  *           hard links on local nodes, server-side copies on S3 nodes,
- *           whose slice objects the pack tasks uploaded; then the
+ *           many at once, whose slice objects the pack tasks uploaded; then the
  *           writer's commit); then the intermediate files go, the slice
  *           objects on S3 nodes with them (sc_plan_clean).
  */
@@ -2001,7 +2001,8 @@ static int same_node(const struct sc_plan *p, const struct sc_manifest *m, const
 }
 
 /* Take over the shards of slice s into w (files linked on local nodes,
- * objects copied server-side on S3 nodes: sc_set_writer_add_shard). */
+ * objects copied server-side on S3 nodes, many at once:
+ * sc_set_writer_add_shards). */
 static int adopt_slice(struct task *t, struct sc_set_writer *w, uint32_t s)
 {
 	const struct sc_plan *p = t->p;
@@ -2027,13 +2028,12 @@ static int adopt_slice(struct task *t, struct sc_set_writer *w, uint32_t s)
 			goto out;
 		}
 	}
-	for (uint64_t k = 0; k < m.nshards && !rc; k++) {
-		rc = sc_set_writer_add_shard(w, &m.shards[k], msg, sizeof(msg));
-		if (rc == SC_ECORRUPT || rc == -ENOENT)
-			rc = bad_input(t, rc, SC_PHASE_PACK, s, msg);
-		else if (rc)
-			tfail(t, rc, "%s", msg);
-	}
+	/* one batch per slice: its S3 copies run many at once */
+	rc = sc_set_writer_add_shards(w, m.shards, m.nshards, msg, sizeof(msg));
+	if (rc == SC_ECORRUPT || rc == -ENOENT)
+		rc = bad_input(t, rc, SC_PHASE_PACK, s, msg);
+	else if (rc)
+		tfail(t, rc, "%s", msg);
 out:
 	sc_manifest_release(&m);
 	return rc;

@@ -20,8 +20,12 @@ wire), and misbehaves on purpose for keys under some prefixes:
   copyerr/...    CopyObject to such a key answers 200 with an <Error> body
   copydeep/...   CopyObject to such a key answers 200 with an <Error> nested
                  in the result document
+  slow/...       every request answers only after 50 ms (to see how many
+                 requests a client keeps in flight)
   /_stats        (unsigned) JSON counters: connections, requests, aborts,
-                 gets (GETs of objects, ranged or not, whatever the answer)
+                 gets (GETs of objects, ranged or not, whatever the answer),
+                 max_active (most requests being answered at once),
+                 slow_max_active (the same for requests for slow/ keys)
 
 Only what io/s3.c uses is implemented: GET (Range, If-Match), HEAD, PUT,
 DELETE, CopyObject (PUT with x-amz-copy-source, which must be signed),
@@ -50,7 +54,8 @@ mp_etags = {}     # (bucket, key) -> ETag of a completed multipart upload
 uploads = {}      # upload id -> {"bucket","key","parts": {n: bytes}}
 counts = {}       # (prefix-kind, key) -> requests seen
 stats = {"connections": 0, "requests": 0, "aborts": 0, "bad_signatures": 0,
-         "completes": 0, "parts": 0, "copies": 0, "gets": 0}
+         "completes": 0, "parts": 0, "copies": 0, "gets": 0, "active": 0,
+         "max_active": 0, "slow_active": 0, "slow_max_active": 0}
 lock = threading.Lock()
 PAGE = 2
 
@@ -374,7 +379,29 @@ class Handler(BaseHTTPRequestHandler):
         out.append("</ListBucketResult>")
         self.send(200, "".join(out).encode(), {"Content-Type": "application/xml"})
 
-    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
+    def handle_counted(self):
+        if urllib.parse.urlsplit(self.path).path == "/_stats":
+            self.handle_any()
+            return
+        with lock:
+            stats["active"] += 1
+            stats["max_active"] = max(stats["max_active"], stats["active"])
+        slow = urllib.parse.urlsplit(self.path).path.split("/", 2)[-1].startswith("slow/")
+        if slow:
+            with lock:
+                stats["slow_active"] += 1
+                stats["slow_max_active"] = max(stats["slow_max_active"], stats["slow_active"])
+        try:
+            if slow:
+                time.sleep(0.05)
+            self.handle_any()
+        finally:
+            with lock:
+                stats["active"] -= 1
+                if slow:
+                    stats["slow_active"] -= 1
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_counted
 
 
 class Server(ThreadingHTTPServer):

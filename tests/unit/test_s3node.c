@@ -18,6 +18,8 @@
  * reaching the fake (its "gets" counter); a cached trailer with bad bytes
  * (checksum) or with good checksum but bytes that do not parse is dropped
  * and fetched; a trailer that does not parse is never cached.
+ * Shards taken over by the set writer from S3 nodes (copies server-side),
+ * one at a time and many at once (sc_set_writer_add_shards).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -602,6 +604,171 @@ static void test_add_shard_s3(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+/* 1 when NAME exists on node (HEAD), 0 when missing; fails the test otherwise. */
+static int exists(struct sc_s3node *n, const char *node, const char *name, uint64_t size)
+{
+	static const unsigned char zero[32];
+	char err[1024];
+	int rc = sc_s3node_check(n, node, name, size, zero, 0, err, sizeof(err));
+
+	if (rc == -ENOENT)
+		return 0;
+	assert_int_equal(rc, 0);
+	return 1;
+}
+
+/*
+ * The batch form (sc_set_writer_add_shards, what the commit of `ingest
+ * --tasks` uses): the server-side copies of several replicas in flight at
+ * once (the fake's slow/ keys answer after 50 ms; its slow_max_active
+ * counter), the same final names as single calls; a source missing in
+ * the middle of a batch fails it naming the object, the shards before it
+ * taken over, no copy left of it or of later ones, and the next shard
+ * taken over gets the next name.
+ */
+static void test_add_shards_s3(void **state)
+{
+	char root[256], path[400], err[1024], id[40], key[128], src[16][64];
+	char na[] = "s3://bkt/slow/w", nb[] = "s3://bkt/slow/v";
+	char *nodes[2] = { na, nb };
+	uint32_t weights[2] = { 1, 1 };
+	struct sc_set_writer_opts o = {
+		.root = root, .node_paths = nodes, .node_weights = weights, .nnodes = 2,
+		.replicas = 2, .shard_size = 1 << 20,
+	};
+	struct sc_manifest_shard s[16];
+	struct sc_set_writer *w = NULL;
+	struct sc_s3node *n = NULL;
+	long before;
+	FILE *f;
+
+	(void)state;
+	NEED_FAKE();
+	snprintf(root, sizeof(root), "%s/sc-addshards.XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	assert_non_null(mkdtemp(root));
+	memset(s, 0, sizeof(s));
+	for (int i = 0; i < 16; i++) {
+		snprintf(src[i], sizeof(src[i]), "slice/g000001/%06d.zst", i);
+		snprintf(key, sizeof(key), "slow/w/%s", src[i]);
+		assert_int_equal(put_bytes(key, obj, 1000 + i), 0);
+		snprintf(key, sizeof(key), "slow/v/%s", src[i]);
+		/* shard 13's replica on v is missing */
+		if (i != 13)
+			assert_int_equal(put_bytes(key, obj, 1000 + i), 0);
+		s[i].name = src[i];
+		s[i].nreplicas = 2;
+		s[i].replica[0] = (uint32_t)i % 2;
+		s[i].replica[1] = 1 - (uint32_t)i % 2;
+		s[i].records = 1;
+		s[i].raw_bytes = 2000;
+		s[i].stored_bytes = 1000 + (uint64_t)i;
+		s[i].frames = 1;
+	}
+	assert_int_equal(sc_s3node_open(0, &n, err, sizeof(err)), 0);
+	assert_int_equal(sc_set_writer_open(&o, &w, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/.set_id", root);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(id, sizeof(id), f));
+	fclose(f);
+	id[32] = '\0';
+
+	/* 10 shards, 20 copies: several in flight */
+	/* the PUTs above went one after the other (a handler still ending
+	 * as the next request arrives may count 2) */
+	before = fake_s3_stat(&fake, "slow_max_active");
+	assert_true(before >= 1 && before <= 2);
+	assert_int_equal(sc_set_writer_add_shards(w, s, 10, err, sizeof(err)), 0);
+	assert_true(fake_s3_stat(&fake, "slow_max_active") >= 4);
+	assert_true(fake_s3_stat(&fake, "slow_max_active") <= SC_S3_INFLIGHT_DEFAULT + 1);
+	for (int i = 0; i < 10; i++) {
+		snprintf(key, sizeof(key), "%s/g000001/%06d.zst", id, i);
+		assert_int_equal(exists(n, na, key, 1000 + (uint64_t)i), 1);
+		assert_int_equal(exists(n, nb, key, 1000 + (uint64_t)i), 1);
+	}
+
+	/* shards 10..15 as 10..15: the source of 13 on v missing */
+	assert_int_equal(sc_set_writer_add_shards(w, s + 10, 6, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "s3://bkt/slow/v/slice/g000001/000013.zst"));
+	assert_non_null(strstr(err, "missing"));
+	for (int i = 10; i < 16; i++) {
+		snprintf(key, sizeof(key), "%s/g000001/%06d.zst", id, i);
+		assert_int_equal(exists(n, na, key, 1000 + (uint64_t)i), i < 13);
+		assert_int_equal(exists(n, nb, key, 1000 + (uint64_t)i), i < 13);
+	}
+	{
+		uint64_t want = 0;
+
+		for (int i = 0; i < 13; i++)
+			want += 1000 + (uint64_t)i; /* counted once, not per replica */
+		assert_int_equal(sc_set_writer_stored_bytes(w), want);
+	}
+	/* the single form after it: the next name is 000013 */
+	assert_int_equal(sc_set_writer_add_shard(w, &s[14], err, sizeof(err)), 0);
+	snprintf(key, sizeof(key), "%s/g000001/000013.zst", id);
+	assert_int_equal(exists(n, na, key, 1014), 1);
+	assert_int_equal(exists(n, nb, key, 1014), 1);
+	sc_set_writer_abort(w);
+	for (int i = 0; i < 14; i++) {
+		snprintf(key, sizeof(key), "%s/g000001/%06d.zst", id, i);
+		assert_int_equal(exists(n, na, key, 0), 0);
+	}
+	assert_int_equal(exists(n, "s3://bkt/slow/w", src[0], 1000), 1);
+	sc_s3node_close(n);
+	snprintf(path, sizeof(path), "rm -rf '%s'", root);
+	assert_int_equal(system(path), 0);
+}
+
+/*
+ * sc_s3node_copy_many against sc_s3node_copy, copy by copy: the same
+ * result and message for a good copy, a missing source, a source of
+ * another size, and a copy the store answers 200 with an <Error> body
+ * (the fake's copyerr/ keys); with stop 0 every copy runs.
+ */
+static void test_copy_many_same_checks(void **state)
+{
+	struct sc_s3node_copy_req v[4] = {
+		{ .src_node = "s3://bkt/cm", .src_name = "src.zst", .dst_node = "s3://bkt/cm",
+		  .dst_name = "dst0.zst", .size = 777 },
+		{ .src_node = "s3://bkt/cm", .src_name = "none.zst", .dst_node = "s3://bkt/cm",
+		  .dst_name = "dst1.zst", .size = 777 },
+		{ .src_node = "s3://bkt/cm", .src_name = "src.zst", .dst_node = "s3://bkt/cm",
+		  .dst_name = "dst2.zst", .size = 778 },
+		{ .src_node = "s3://bkt/cm", .src_name = "src.zst", .dst_node = "s3://bkt/copyerr",
+		  .dst_name = "dst3.zst", .size = UINT64_MAX },
+	};
+	struct sc_s3node *n = NULL;
+	char err[SC_S3NODE_ERR_MAX];
+
+	(void)state;
+	NEED_FAKE();
+	assert_int_equal(put_bytes("cm/src.zst", obj, 777), 0);
+	assert_int_equal(sc_s3node_open(0, &n, err, sizeof(err)), 0);
+	assert_int_equal(sc_s3node_copy_many(n, v, 4, 0), -ENOENT);
+	for (int i = 0; i < 4; i++) {
+		int rc = sc_s3node_copy(n, v[i].src_node, v[i].src_name, v[i].dst_node,
+					v[i].dst_name, v[i].size, err, sizeof(err));
+
+		assert_int_equal(v[i].rc, rc);
+		/* the same up to the retries' timing, " (after N attempts in T s)" */
+		if (rc && strstr(err, " (after "))
+			assert_memory_equal(v[i].err, err, (size_t)(strstr(err, " (after ") - err));
+		else if (rc)
+			assert_string_equal(v[i].err, err);
+		assert_int_equal(v[i].copied, i == 0);
+	}
+	assert_int_equal(v[0].rc, 0);
+	assert_int_equal(v[2].rc, SC_ECORRUPT);
+	assert_non_null(strstr(v[1].err, "s3://bkt/cm/none.zst"));
+	assert_true(v[3].rc < 0);
+	assert_non_null(strstr(v[3].err, "copyerr/dst3.zst"));
+	/* stop 1: nothing starts after the first failure */
+	v[0].src_name = "none.zst";
+	assert_int_equal(sc_s3node_copy_many(n, v, 1, 1), -ENOENT);
+	sc_s3node_close(n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -610,6 +777,8 @@ int main(void)
 		cmocka_unit_test(test_index_cached),
 		cmocka_unit_test(test_index_bad_not_cached),
 		cmocka_unit_test(test_add_shard_s3),
+		cmocka_unit_test(test_add_shards_s3),
+		cmocka_unit_test(test_copy_many_same_checks),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
