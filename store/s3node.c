@@ -1235,6 +1235,44 @@ static int gen_entry(void *ctx, const struct sc_s3_entry *e)
 	return g->keys[g->n++] ? 0 : -ENOMEM;
 }
 
+/*
+ * Delete keys[0..count) in bucket, best effort, up to SC_S3NODE_DELETE_AHEAD
+ * DELETEs submitted at once (the client runs inflight_max of them in
+ * parallel; a set's clean-up may be thousands of objects). Assumes nothing
+ * else is outstanding on n->s3. The number deleted.
+ */
+static int64_t delete_keys(struct sc_s3node *n, const char *bucket, char *const *keys,
+			   size_t count)
+{
+	struct sc_s3_done d[16];
+	size_t next = 0, out = 0;
+	int64_t deleted = 0;
+
+	while (next < count || out) {
+		int k;
+
+		while (next < count && out < SC_S3NODE_DELETE_AHEAD &&
+		       sc_s3_submit_delete(n->s3, bucket, keys[next], next) == 0) {
+			next++;
+			out++;
+		}
+		if (!out) {
+			next++; /* could not be submitted (bad key): skipped */
+			continue;
+		}
+		k = sc_s3_reap(n->s3, d, SC_ARRAY_LEN(d), -1);
+		if (k < 0)
+			break;
+		for (int i = 0; i < k; i++) {
+			if (d[i].op != SC_S3_OP_DELETE || d[i].tag >= count)
+				continue; /* not ours: cannot happen */
+			out--;
+			deleted += d[i].result == 0;
+		}
+	}
+	return deleted;
+}
+
 /* Delete what g (keep or keep_fn set) does not keep under PREFIX/SET_ID/gN/. */
 static int64_t remove_listed(struct sc_s3node *n, const char *node, const char *set_id,
 			     const struct gen_list *gl, char *err, size_t errlen)
@@ -1252,11 +1290,10 @@ static int64_t remove_listed(struct sc_s3node *n, const char *node, const char *
 		return sc_fail(err, errlen, SC_ELIMIT, "node '%s': prefix too long", node);
 	g.plen = strlen(prefix);
 	rc = sc_s3_list(n->s3, loc.bucket, prefix, gen_entry, &g, err, errlen);
-	for (size_t i = 0; i < g.n; i++) {
-		if (rc >= 0 && !sc_s3_delete(n->s3, loc.bucket, g.keys[i], NULL, 0))
-			deleted++;
+	if (rc >= 0)
+		deleted = delete_keys(n, loc.bucket, g.keys, g.n);
+	for (size_t i = 0; i < g.n; i++)
 		free(g.keys[i]);
-	}
 	free(g.keys);
 	return rc < 0 ? rc : deleted;
 }

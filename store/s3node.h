@@ -46,6 +46,7 @@
 #define SC_S3NODE_PREFETCH_HELD  8           /* fetched-ahead shards held outside the cache */
 #define SC_S3NODE_PREFETCH_POLL_MS 5         /* how soon the fetch thread sees a new request */
 #define SC_S3NODE_ERR_MAX        1024        /* bytes of one replica's message */
+#define SC_S3NODE_DELETE_AHEAD   64          /* clean-up DELETEs submitted at once */
 
 /* 1 when a node path (as given or as stored) names an S3 location. */
 int sc_s3node_is(const char *node);
