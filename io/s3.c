@@ -358,6 +358,29 @@ int sc_s3_config_set_endpoint(struct sc_s3_config *c, const char *url, char *err
 	return 0;
 }
 
+/*
+ * AWS_MAX_ATTEMPTS, as the AWS SDKs and CLI read it: attempts of one
+ * request in all, the first included (so retries_max is one less).
+ */
+static int max_attempts_from_env(struct sc_s3_config *c, char *err, size_t errlen)
+{
+	const char *v = getenv("AWS_MAX_ATTEMPTS");
+	unsigned long n;
+	char *end;
+
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || *end || v[0] == '-' || n < 1 || n > SC_S3_RETRIES_MAX + 1) {
+		set_msg(err, errlen, "AWS_MAX_ATTEMPTS: '%s': expected 1 to %d", v,
+			SC_S3_RETRIES_MAX + 1);
+		return SC_EUSAGE;
+	}
+	c->retries_max = (uint32_t)(n - 1);
+	return 0;
+}
+
 int sc_s3_config_from_env(struct sc_s3_config *c, char *err, size_t errlen)
 {
 	char ep[SC_S3_ENDPOINT_MAX];
@@ -386,7 +409,7 @@ int sc_s3_config_from_env(struct sc_s3_config *c, char *err, size_t errlen)
 		return rc;
 	if (ep[0] && (rc = sc_s3_config_set_endpoint(c, ep, err, errlen)))
 		return rc;
-	return 0;
+	return max_attempts_from_env(c, err, errlen);
 }
 
 static int config_check(const struct sc_s3_config *c, char *err, size_t errlen)

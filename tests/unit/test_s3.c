@@ -654,6 +654,7 @@ static void clear_aws_env(void)
 	static const char *const v[] = {
 		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
 		"AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_CA_BUNDLE",
+		"AWS_MAX_ATTEMPTS",
 	};
 
 	for (size_t i = 0; i < SC_ARRAY_LEN(v); i++)
@@ -707,6 +708,23 @@ static void test_config_env(void **state)
 	setenv("AWS_ENDPOINT_URL_S3", "nonsense", 1);
 	assert_int_equal(sc_s3_config_from_env(&c, err, sizeof(err)), SC_EUSAGE);
 	assert_non_null(strstr(err, "nonsense"));
+	clear_aws_env();
+
+	/* AWS_MAX_ATTEMPTS counts the first attempt, as the AWS SDKs do */
+	assert_int_equal(sc_s3_config_from_env(&c, err, sizeof(err)), 0);
+	assert_int_equal(c.retries_max, SC_S3_RETRIES_DEFAULT);
+	setenv("AWS_MAX_ATTEMPTS", "1", 1);
+	assert_int_equal(sc_s3_config_from_env(&c, err, sizeof(err)), 0);
+	assert_int_equal(c.retries_max, 0);
+	setenv("AWS_MAX_ATTEMPTS", "3", 1);
+	assert_int_equal(sc_s3_config_from_env(&c, err, sizeof(err)), 0);
+	assert_int_equal(c.retries_max, 2);
+	static const char *const bad_attempts[] = { "0", "-1", "x", "3x", "22", "99999999999999999999" };
+	for (size_t i = 0; i < SC_ARRAY_LEN(bad_attempts); i++) {
+		setenv("AWS_MAX_ATTEMPTS", bad_attempts[i], 1);
+		assert_int_equal(sc_s3_config_from_env(&c, err, sizeof(err)), SC_EUSAGE);
+		assert_non_null(strstr(err, "AWS_MAX_ATTEMPTS"));
+	}
 	clear_aws_env();
 
 	/* out-of-range settings are refused at open with the field named */
