@@ -1116,6 +1116,21 @@ static int s3_replica_upload(struct sc_set_writer *w, const char *staged, char *
 	return sc_fail(err, errlen, SC_EUSAGE, "shard '%s': not a replica being written", staged);
 }
 
+/* Room for at least need shards in w->shards (doubling). 0 or -ENOMEM. */
+static int shards_reserve(struct sc_set_writer *w, uint64_t need)
+{
+	while (w->shards_cap < need) {
+		uint64_t ncap = w->shards_cap ? w->shards_cap * 2 : 64;
+		void *p = realloc(w->shards, ncap * sizeof(*w->shards));
+
+		if (!p)
+			return -ENOMEM;
+		w->shards = p;
+		w->shards_cap = ncap;
+	}
+	return 0;
+}
+
 static int shard_end(struct sc_set_writer *w, char *err, size_t errlen)
 {
 	struct sc_manifest_shard *s;
@@ -1129,15 +1144,9 @@ static int shard_end(struct sc_set_writer *w, char *err, size_t errlen)
 	rc = shard_write(w, w->trailer.data, w->trailer.len, err, errlen);
 	if (rc)
 		return rc;
-	if (w->nshards == w->shards_cap) {
-		uint64_t ncap = w->shards_cap ? w->shards_cap * 2 : 64;
-		void *p = realloc(w->shards, ncap * sizeof(*w->shards));
-
-		if (!p)
-			return -ENOMEM;
-		w->shards = p;
-		w->shards_cap = ncap;
-	}
+	rc = shards_reserve(w, w->nshards + 1);
+	if (rc)
+		return rc;
 	s = &w->shards[w->nshards];
 	memset(s, 0, sizeof(*s));
 	rc = sc_sha256_final(w->sha, s->sha256);
@@ -1363,15 +1372,8 @@ static int adopt_batch(struct sc_set_writer *w, const struct sc_manifest_shard *
 		if (bad_rc)
 			bad = i;
 	}
-	while (w->shards_cap < base + bad) {
-		uint64_t ncap = w->shards_cap ? w->shards_cap * 2 : 64;
-		void *p = realloc(w->shards, ncap * sizeof(*w->shards));
-
-		if (!p)
-			return -ENOMEM;
-		w->shards = p;
-		w->shards_cap = ncap;
-	}
+	if (shards_reserve(w, base + bad))
+		return -ENOMEM;
 	first = calloc(bad + 1, sizeof(*first));
 	if (!first)
 		return -ENOMEM;

@@ -531,6 +531,21 @@ static void test_index_bad_not_cached(void **state)
 	sc_buf_release(&f);
 }
 
+/* The set id a writer left in ROOT/.set_id, into id (33 bytes at least). */
+static void read_set_id(const char *root, char *id, size_t n)
+{
+	char path[4096];
+	FILE *f;
+
+	assert_true(n > 32);
+	snprintf(path, sizeof(path), "%s/.set_id", root);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(id, (int)n, f));
+	fclose(f);
+	id[32] = '\0';
+}
+
 /*
  * The set writer taking over a shard that another writer left on an S3
  * node (`ingest --tasks`: a slice set's object): a server-side copy to
@@ -551,7 +566,6 @@ static void test_add_shard_s3(void **state)
 	struct sc_manifest_shard s;
 	struct sc_set_writer *w = NULL;
 	struct sc_s3node *n = NULL;
-	FILE *f;
 
 	(void)state;
 	NEED_FAKE();
@@ -561,12 +575,7 @@ static void test_add_shard_s3(void **state)
 	assert_int_equal(put_bytes("node/w/slice/g000001/000000.zst", obj, 5000), 0);
 	assert_int_equal(sc_s3node_open(0, &n, err, sizeof(err)), 0);
 	assert_int_equal(sc_set_writer_open(&o, &w, err, sizeof(err)), 0);
-	snprintf(path, sizeof(path), "%s/.set_id", root);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	assert_non_null(fgets(id, sizeof(id), f));
-	fclose(f);
-	id[32] = '\0';
+	read_set_id(root, id, sizeof(id));
 
 	memset(&s, 0, sizeof(s));
 	s.name = (char *)"slice/g000001/000009.zst"; /* not there */
@@ -640,7 +649,6 @@ static void test_add_shards_s3(void **state)
 	struct sc_set_writer *w = NULL;
 	struct sc_s3node *n = NULL;
 	long before;
-	FILE *f;
 
 	(void)state;
 	NEED_FAKE();
@@ -667,12 +675,7 @@ static void test_add_shards_s3(void **state)
 	}
 	assert_int_equal(sc_s3node_open(0, &n, err, sizeof(err)), 0);
 	assert_int_equal(sc_set_writer_open(&o, &w, err, sizeof(err)), 0);
-	snprintf(path, sizeof(path), "%s/.set_id", root);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	assert_non_null(fgets(id, sizeof(id), f));
-	fclose(f);
-	id[32] = '\0';
+	read_set_id(root, id, sizeof(id));
 
 	/* 10 shards, 20 copies: several in flight */
 	/* the PUTs above went one after the other (a handler still ending
