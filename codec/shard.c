@@ -769,54 +769,26 @@ struct sc_shard_reader {
 int sc_shard_reader_open(const char *path, struct sc_shard_reader **out,
 			 char *err, size_t errlen)
 {
-	struct sc_shard_reader *r;
-	char msg[512];
 	struct stat st;
-	int rc;
+	int fd, rc;
 
 	*out = NULL;
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		return sc_fail(err, errlen, -ENOMEM, "shard '%s': out of memory", path);
-	r->fd = -1;
-	sc_buf_init(&r->in, ZSTD_compressBound(FRAME_RAW_MAX));
-	r->path = strdup(path);
-	if (!r->path) {
-		rc = sc_fail(err, errlen, -ENOMEM, "shard '%s': out of memory", path);
-		goto out_close;
-	}
 	/* O_NONBLOCK: a FIFO in a shard's place is refused below, not waited on */
-	r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (r->fd < 0) {
-		rc = sc_fail(err, errlen, -errno, "shard '%s': cannot open: %s", path,
-			  strerror(errno));
-		goto out_close;
-	}
-	if (fstat(r->fd, &st)) {
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return sc_fail(err, errlen, -errno, "shard '%s': cannot open: %s", path,
+			       strerror(errno));
+	if (fstat(fd, &st)) {
 		rc = sc_fail(err, errlen, -errno, "shard '%s': cannot stat: %s", path,
-			  strerror(errno));
-		goto out_close;
+			     strerror(errno));
+		close(fd);
+		return rc;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		rc = sc_fail(err, errlen, SC_EFORMAT, "shard '%s': not a regular file", path);
-		goto out_close;
+		close(fd);
+		return sc_fail(err, errlen, SC_EFORMAT, "shard '%s': not a regular file", path);
 	}
-	rc = sc_shard_index_load(r->fd, (uint64_t)st.st_size, &r->ix, msg, sizeof(msg));
-	if (rc) {
-		sc_fail(err, errlen, rc, "shard '%s': %s", path, msg);
-		goto out_close;
-	}
-	rc = sc_frame_decoder_new(&r->dec);
-	if (rc) {
-		sc_fail(err, errlen, rc, "shard '%s': cannot create a decoder: %s", path,
-		     sc_strerror(rc));
-		goto out_close;
-	}
-	*out = r;
-	return 0;
-out_close:
-	sc_shard_reader_close(r);
-	return rc;
+	return sc_shard_reader_open_fd(fd, (uint64_t)st.st_size, path, out, err, errlen);
 }
 
 int sc_shard_reader_open_fd(int fd, uint64_t size, const char *name,

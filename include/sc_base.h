@@ -104,6 +104,15 @@ static inline const char *sc_strerror(int err)
  * message formatted into err when there is room for one, rc returned, so
  * that `return sc_fail(err, errlen, SC_ECORRUPT, "...", ...);` is one line.
  */
+static inline void sc_vmsg(char *err, size_t errlen, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static inline void sc_vmsg(char *err, size_t errlen, const char *fmt, va_list ap)
+{
+	if (err && errlen)
+		vsnprintf(err, errlen, fmt, ap);
+}
+
 static inline int sc_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -111,12 +120,23 @@ static inline int sc_fail(char *err, size_t errlen, int rc, const char *fmt, ...
 {
 	va_list ap;
 
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	sc_vmsg(err, errlen, fmt, ap);
+	va_end(ap);
 	return rc;
+}
+
+/* The message half of sc_fail, for code that records a reason and goes on. */
+static inline void sc_msg(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static inline void sc_msg(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	sc_vmsg(err, errlen, fmt, ap);
+	va_end(ap);
 }
 
 /*

@@ -19,7 +19,6 @@
  */
 #include <errno.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 #include <liburing.h>
 
 #include "aio.h"
+#include "sc_base.h"
 
 /* One pread(2) call moves at most this much (Linux caps near 2 GiB). */
 #define AIO_PREAD_CHUNK ((size_t)1 << 30)
@@ -58,20 +58,6 @@ struct sc_aio {
 	struct sc_aio_stats st;    /* counters for sc_aio_get_stats */
 	char reason[AIO_REASON_MAX]; /* see sc_aio_fallback_reason; "" if none */
 };
-
-static void set_msg(char *buf, size_t n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_msg(char *buf, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!buf || n == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, n, fmt, ap);
-	va_end(ap);
-}
 
 /* SHARDCTL_NO_URING set, non-empty and not "0": AUTO must not use io_uring. */
 static int uring_disabled_by_env(void)
@@ -139,7 +125,7 @@ static void pool_register(struct sc_aio *a)
 		return;
 	}
 out_reason:
-	set_msg(a->reason, sizeof(a->reason),
+	sc_msg(a->reason, sizeof(a->reason),
 		"cannot register pool buffers (%s%s): using plain reads",
 		strerror(-rc), rc == -ENOMEM ? ", RLIMIT_MEMLOCK too low?" : "");
 }
@@ -160,7 +146,7 @@ static int ring_init(struct sc_aio *a, char *why, size_t whylen)
 	if (rc == -EINVAL)
 		rc = io_uring_queue_init(a->depth, &a->ring, 0);
 	if (rc < 0) {
-		set_msg(why, whylen, "%s", strerror(-rc));
+		sc_msg(why, whylen, "%s", strerror(-rc));
 		return rc;
 	}
 	probe = io_uring_get_probe_ring(&a->ring);
@@ -169,7 +155,7 @@ static int ring_init(struct sc_aio *a, char *why, size_t whylen)
 		if (probe)
 			io_uring_free_probe(probe);
 		io_uring_queue_exit(&a->ring);
-		set_msg(why, whylen, "IORING_OP_READ not supported");
+		sc_msg(why, whylen, "IORING_OP_READ not supported");
 		return -EOPNOTSUPP;
 	}
 	io_uring_free_probe(probe);
@@ -427,22 +413,22 @@ static int check_opts(const struct sc_aio_opts *o, char *err, size_t errlen)
 {
 	if (o->mode != SC_AIO_AUTO && o->mode != SC_AIO_URING &&
 	    o->mode != SC_AIO_PREAD) {
-		set_msg(err, errlen, "aio: unknown mode %d", (int)o->mode);
+		sc_msg(err, errlen, "aio: unknown mode %d", (int)o->mode);
 		return -EINVAL;
 	}
 	if (o->queue_depth > SC_AIO_QUEUE_DEPTH_MAX) {
-		set_msg(err, errlen, "aio: queue depth %u: more than %u",
+		sc_msg(err, errlen, "aio: queue depth %u: more than %u",
 			o->queue_depth, SC_AIO_QUEUE_DEPTH_MAX);
 		return -EINVAL;
 	}
 	if (o->nbufs > SC_AIO_NBUFS_MAX) {
-		set_msg(err, errlen, "aio: %u pool buffers: more than %u",
+		sc_msg(err, errlen, "aio: %u pool buffers: more than %u",
 			o->nbufs, SC_AIO_NBUFS_MAX);
 		return -EINVAL;
 	}
 	if ((o->nbufs == 0) != (o->buf_size == 0) ||
 	    o->buf_size % SC_AIO_ALIGN != 0 || o->buf_size > SC_AIO_BUF_SIZE_MAX) {
-		set_msg(err, errlen,
+		sc_msg(err, errlen,
 			"aio: pool buffer size %zu for %u buffers: must be a "
 			"multiple of %u up to %zu, and 0 exactly when there are "
 			"no buffers", o->buf_size, o->nbufs, SC_AIO_ALIGN,
@@ -460,7 +446,7 @@ int sc_aio_open(const struct sc_aio_opts *o, struct sc_aio **out, char *err,
 	struct sc_aio *a;
 	int rc;
 
-	set_msg(err, errlen, "%s", "");
+	sc_msg(err, errlen, "%s", "");
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
@@ -471,13 +457,13 @@ int sc_aio_open(const struct sc_aio_opts *o, struct sc_aio **out, char *err,
 		return rc;
 	a = calloc(1, sizeof(*a));
 	if (!a) {
-		set_msg(err, errlen, "aio: out of memory");
+		sc_msg(err, errlen, "aio: out of memory");
 		return -ENOMEM;
 	}
 	a->depth = o->queue_depth ? o->queue_depth : SC_AIO_QUEUE_DEPTH_DEFAULT;
 	rc = pool_alloc(a, o->nbufs, o->buf_size);
 	if (rc) {
-		set_msg(err, errlen, "aio: %u pool buffers of %zu bytes: %s",
+		sc_msg(err, errlen, "aio: %u pool buffers of %zu bytes: %s",
 			o->nbufs, o->buf_size, strerror(-rc));
 		goto out_free;
 	}
@@ -486,7 +472,7 @@ int sc_aio_open(const struct sc_aio_opts *o, struct sc_aio **out, char *err,
 	if (o->mode != SC_AIO_PREAD) {
 		if (o->mode == SC_AIO_AUTO && uring_disabled_by_env()) {
 			rc = -ENOSYS;
-			set_msg(why, sizeof(why), "%s, SHARDCTL_NO_URING is set",
+			sc_msg(why, sizeof(why), "%s, SHARDCTL_NO_URING is set",
 				strerror(ENOSYS));
 		} else {
 			rc = ring_init(a, why, sizeof(why));
@@ -494,10 +480,10 @@ int sc_aio_open(const struct sc_aio_opts *o, struct sc_aio **out, char *err,
 		if (rc == 0) {
 			a->backend = AIO_BACKEND_URING;
 		} else if (o->mode == SC_AIO_URING) {
-			set_msg(err, errlen, "aio: io_uring unavailable (%s)", why);
+			sc_msg(err, errlen, "aio: io_uring unavailable (%s)", why);
 			goto out_free;
 		} else {
-			set_msg(a->reason, sizeof(a->reason),
+			sc_msg(a->reason, sizeof(a->reason),
 				"io_uring unavailable (%s): using pread", why);
 		}
 	}
@@ -507,7 +493,7 @@ int sc_aio_open(const struct sc_aio_opts *o, struct sc_aio **out, char *err,
 		a->done = calloc(a->depth, sizeof(*a->done));
 		if (!a->done) {
 			rc = -ENOMEM;
-			set_msg(err, errlen, "aio: out of memory");
+			sc_msg(err, errlen, "aio: out of memory");
 			goto out_free;
 		}
 	}

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -72,6 +71,30 @@ int sc_pread_all(int fd, void *p, size_t n, uint64_t off)
  * Some filesystems refuse fsync on a directory with EINVAL; there is
  * nothing more durable to ask for there, so that counts as success.
  */
+int sc_pwrite_all(int fd, const void *p, size_t n, uint64_t off)
+{
+	const char *s = p;
+
+	if (off > (uint64_t)INT64_MAX || n > (uint64_t)INT64_MAX - off)
+		return -EINVAL;
+	while (n > 0) {
+		size_t want = n < FILE_IO_CHUNK ? n : FILE_IO_CHUNK;
+		ssize_t w = pwrite(fd, s, want, (off_t)off);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (w == 0)
+			return -EIO; /* no progress and no error: do not spin */
+		s += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
 int sc_fsync_dir(const char *dir)
 {
 	int fd, rc = 0;
@@ -216,22 +239,6 @@ static int fsync_file(int fd)
 	return 0;
 }
 
-/* On failure: describe the step and the file it acted on, for messages. */
-static int atomic_fail(int rc, char *why, size_t whylen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int atomic_fail(int rc, char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && whylen) {
-		va_start(ap, fmt);
-		vsnprintf(why, whylen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 /*
  * After the rename succeeded the new content is in place even when the
  * directory fsync then fails; that failure is still returned because the
@@ -248,11 +255,11 @@ int sc_write_file_atomic_why(const char *path, const void *data, size_t n,
 		why[0] = '\0';
 	rc = sc_path_dirname(path, dir, sizeof(dir));
 	if (rc)
-		return atomic_fail(-ENAMETOOLONG, why, whylen, "path too long");
+		return sc_fail(why, whylen, -ENAMETOOLONG, "path too long");
 	base = strrchr(path, '/');
 	base = base ? base + 1 : path;
 	if (*base == '\0')
-		return atomic_fail(-EISDIR, why, whylen, "'%s' names no file", path);
+		return sc_fail(why, whylen, -EISDIR, "'%s' names no file", path);
 	if (strrchr(path, '/'))
 		wrote = snprintf(tmp, sizeof(tmp), "%.*s.%s.tmp.%ld",
 				 (int)(base - path), path, base, (long)getpid());
@@ -260,14 +267,14 @@ int sc_write_file_atomic_why(const char *path, const void *data, size_t n,
 		wrote = snprintf(tmp, sizeof(tmp), ".%s.tmp.%ld", base,
 				 (long)getpid());
 	if (wrote < 0 || (size_t)wrote >= sizeof(tmp))
-		return atomic_fail(-ENAMETOOLONG, why, whylen, "path too long");
+		return sc_fail(why, whylen, -ENAMETOOLONG, "path too long");
 
 	/* a leftover of a crashed run with our pid: replace whatever it is */
 	if (unlink(tmp) < 0 && errno != ENOENT && errno != EISDIR)
-		return atomic_fail(-errno, why, whylen, "cannot remove leftover '%s'", tmp);
+		return sc_fail(why, whylen, -errno, "cannot remove leftover '%s'", tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return atomic_fail(-errno, why, whylen, "cannot create '%s'", tmp);
+		return sc_fail(why, whylen, -errno, "cannot create '%s'", tmp);
 	step = "write";
 	rc = sc_write_all(fd, data, n);
 	if (rc)
@@ -285,17 +292,17 @@ int sc_write_file_atomic_why(const char *path, const void *data, size_t n,
 	fd = -1;
 	if (rename(tmp, path) < 0) {
 		rc = -errno;
-		atomic_fail(rc, why, whylen, "cannot rename '%s' to '%s'", tmp, path);
+		sc_fail(why, whylen, rc, "cannot rename '%s' to '%s'", tmp, path);
 		goto out_unlink_named;
 	}
 	rc = sc_fsync_dir(dir);
 	if (rc)
-		atomic_fail(rc, why, whylen, "cannot fsync directory '%s' after the "
+		sc_fail(why, whylen, rc, "cannot fsync directory '%s' after the "
 			    "rename", dir);
 	return rc;
 
 out_unlink:
-	atomic_fail(rc, why, whylen, "cannot %s '%s'", step, tmp);
+	sc_fail(why, whylen, rc, "cannot %s '%s'", step, tmp);
 out_unlink_named:
 	if (fd >= 0)
 		close(fd);

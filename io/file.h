@@ -17,6 +17,8 @@
 int sc_write_all(int fd, const void *p, size_t n);
 /* Read exactly n bytes at off. 0, SC_ETRUNC (file shorter) or -errno. */
 int sc_pread_all(int fd, void *p, size_t n, uint64_t off);
+/* Write all n bytes at off (retrying EINTR and short writes). 0 or -errno. */
+int sc_pwrite_all(int fd, const void *p, size_t n, uint64_t off);
 /* fsync a directory so a rename or create inside it is durable. 0 or -errno. */
 int sc_fsync_dir(const char *dir);
 /* Create dir and missing parents (like mkdir -p). 0 or -errno. */

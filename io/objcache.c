@@ -31,7 +31,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +44,7 @@
 #include <xxhash.h>
 
 #include "sc_base.h"
+#include "file.h"
 #include "objcache.h"
 
 #define OC_FOOTER 40
@@ -70,20 +70,6 @@ struct oc_state {
 	int valid;                   /* read back intact */
 };
 
-static void set_msg(char *buf, size_t n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_msg(char *buf, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!buf || n == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, n, fmt, ap);
-	va_end(ap);
-}
-
 static void stat_add(uint64_t *p, uint64_t v)
 {
 	__atomic_add_fetch(p, v, __ATOMIC_RELAXED);
@@ -107,49 +93,6 @@ static struct timespec ns_to_ts(uint64_t ns)
 static uint64_t st_mtime_ns(const struct stat *st)
 {
 	return (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
-}
-
-/* Full pread/pwrite, EINTR and short transfers handled. */
-static int oc_pread(int fd, void *p, size_t n, uint64_t off)
-{
-	char *d = p;
-
-	while (n) {
-		ssize_t r = pread(fd, d, n, (off_t)off);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (r == 0)
-			return SC_ETRUNC;
-		d += r;
-		n -= (size_t)r;
-		off += (uint64_t)r;
-	}
-	return 0;
-}
-
-static int oc_pwrite(int fd, const void *p, size_t n, uint64_t off)
-{
-	const char *s = p;
-
-	while (n) {
-		ssize_t w = pwrite(fd, s, n, (off_t)off);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (w == 0)
-			return -EIO;
-		s += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
 }
 
 /* ---- names ---- */
@@ -217,7 +160,7 @@ static int entry_check(int fd, uint64_t size, const char *id, size_t idlen, uint
 
 	if (size != len + idlen + OC_FOOTER)
 		return 0;
-	rc = oc_pread(fd, tail, idlen + OC_FOOTER, len);
+	rc = sc_pread_all(fd, tail, idlen + OC_FOOTER, len);
 	if (rc == SC_ETRUNC)
 		return 0;
 	if (rc)
@@ -236,7 +179,7 @@ static int entry_check(int fd, uint64_t size, const char *id, size_t idlen, uint
 static int state_read(struct sc_objcache *c, struct oc_state *s)
 {
 	unsigned char b[OC_STATE_SIZE];
-	int rc = oc_pread(c->state_fd, b, sizeof(b), 0);
+	int rc = sc_pread_all(c->state_fd, b, sizeof(b), 0);
 
 	memset(s, 0, sizeof(*s));
 	if (rc == SC_ETRUNC)
@@ -261,7 +204,7 @@ static int state_write(struct sc_objcache *c, const struct oc_state *s)
 	sc_put_le64(b + 16, s->entries);
 	sc_put_le32(b + 24, s->inserts);
 	sc_put_le64(b + 32, XXH64(b, 32, 0));
-	return oc_pwrite(c->state_fd, b, sizeof(b), 0);
+	return sc_pwrite_all(c->state_fd, b, sizeof(b), 0);
 }
 
 static int lock_take(struct sc_objcache *c)
@@ -457,18 +400,18 @@ int sc_objcache_open(const char *dir, const struct sc_objcache_opts *o,
 
 	*out = NULL;
 	if (!dir || !*dir) {
-		set_msg(err, errlen, "cache directory: empty path");
+		sc_msg(err, errlen, "cache directory: empty path");
 		return SC_EUSAGE;
 	}
 	n = strlen(dir);
 	while (n > 1 && dir[n - 1] == '/')
 		n--;
 	if (n >= SC_PATH_MAX - 128) {
-		set_msg(err, errlen, "cache directory '%.200s': path too long", dir);
+		sc_msg(err, errlen, "cache directory '%.200s': path too long", dir);
 		return SC_EUSAGE;
 	}
 	if (o && (o->max_bytes < SC_OBJCACHE_MAX_BYTES_MIN)) {
-		set_msg(err, errlen, "cache directory '%s': size bound below %llu bytes", dir,
+		sc_msg(err, errlen, "cache directory '%s': size bound below %llu bytes", dir,
 			(unsigned long long)SC_OBJCACHE_MAX_BYTES_MIN);
 		return SC_EUSAGE;
 	}
@@ -482,31 +425,31 @@ int sc_objcache_open(const char *dir, const struct sc_objcache_opts *o,
 	c->state_fd = -1;
 	pthread_mutex_init(&c->mu, NULL);
 	if ((rc = mkdir_p(c->dir)) != 0) {
-		set_msg(err, errlen, "cache directory '%s': %s", c->dir, sc_strerror(rc));
+		sc_msg(err, errlen, "cache directory '%s': %s", c->dir, sc_strerror(rc));
 		goto out_free;
 	}
 	if (stat(c->dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		rc = stat(c->dir, &st) != 0 ? -errno : -ENOTDIR;
-		set_msg(err, errlen, "cache directory '%s': %s", c->dir, sc_strerror(rc));
+		sc_msg(err, errlen, "cache directory '%s': %s", c->dir, sc_strerror(rc));
 		goto out_free;
 	}
 	snprintf(path, sizeof(path), "%s/v1", c->dir);
 	if (mkdir(path, 0777) != 0 && errno != EEXIST) {
 		rc = -errno;
-		set_msg(err, errlen, "cache directory '%s': %s", path, sc_strerror(rc));
+		sc_msg(err, errlen, "cache directory '%s': %s", path, sc_strerror(rc));
 		goto out_free;
 	}
 	snprintf(path, sizeof(path), "%s/tmp", c->dir);
 	if (mkdir(path, 0777) != 0 && errno != EEXIST) {
 		rc = -errno;
-		set_msg(err, errlen, "cache directory '%s': %s", path, sc_strerror(rc));
+		sc_msg(err, errlen, "cache directory '%s': %s", path, sc_strerror(rc));
 		goto out_free;
 	}
 	snprintf(path, sizeof(path), "%s/objcache.state", c->dir);
 	c->state_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
 	if (c->state_fd < 0) {
 		rc = -errno;
-		set_msg(err, errlen, "cache directory '%s': %s", path, sc_strerror(rc));
+		sc_msg(err, errlen, "cache directory '%s': %s", path, sc_strerror(rc));
 		goto out_free;
 	}
 	*out = c;
@@ -662,7 +605,7 @@ int sc_objcache_read(struct sc_objcache *c, const struct sc_objcache_key *k, voi
 
 	if (rc != 1)
 		return rc;
-	rc = oc_pread(fd, buf, (size_t)k->len, 0);
+	rc = sc_pread_all(fd, buf, (size_t)k->len, 0);
 	if (rc == 0 && XXH64(buf, (size_t)k->len, 0) == sum) {
 		close(fd);
 		stat_add(&c->st.hits, 1);

@@ -28,7 +28,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,20 +166,6 @@ struct sc_s3 {
 	struct sc_s3_stats st;
 };
 
-static void set_msg(char *buf, size_t n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_msg(char *buf, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!buf || n == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, n, fmt, ap);
-	va_end(ap);
-}
-
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -215,14 +200,14 @@ int sc_s3_location_parse(const char *s, struct sc_s3_loc *loc, char *err, size_t
 
 	memset(loc, 0, sizeof(*loc));
 	if (!sc_s3_is_location(s)) {
-		set_msg(err, errlen, "location '%.200s': must start with s3://", s ? s : "");
+		sc_msg(err, errlen, "location '%.200s': must start with s3://", s ? s : "");
 		return SC_EUSAGE;
 	}
 	b = s + 5;
 	slash = strchr(b, '/');
 	blen = slash ? (size_t)(slash - b) : strlen(b);
 	if (blen == 0 || blen > SC_S3_BUCKET_MAX) {
-		set_msg(err, errlen, "location '%.200s': %s bucket name", s, blen ? "overlong" : "missing");
+		sc_msg(err, errlen, "location '%.200s': %s bucket name", s, blen ? "overlong" : "missing");
 		return SC_EUSAGE;
 	}
 	memcpy(loc->bucket, b, blen);
@@ -231,7 +216,7 @@ int sc_s3_location_parse(const char *s, struct sc_s3_loc *loc, char *err, size_t
 		char why[160];
 
 		if ((rc = sc_s3_bucket_check(loc->bucket, why, sizeof(why)))) {
-			set_msg(err, errlen, "location '%.200s': %s", s, why);
+			sc_msg(err, errlen, "location '%.200s': %s", s, why);
 			return rc;
 		}
 	}
@@ -248,19 +233,19 @@ int sc_s3_location_parse(const char *s, struct sc_s3_loc *loc, char *err, size_t
 		if (sl == 0)
 			continue; /* repeated or trailing slash */
 		if ((sl == 1 && seg[0] == '.') || (sl == 2 && seg[0] == '.' && seg[1] == '.')) {
-			set_msg(err, errlen, "location '%.200s': '.' and '..' are not allowed in the prefix", s);
+			sc_msg(err, errlen, "location '%.200s': '.' and '..' are not allowed in the prefix", s);
 			return SC_EUSAGE;
 		}
 		for (size_t i = 0; i < sl; i++) {
 			unsigned char c = (unsigned char)seg[i];
 
 			if (c < 0x20 || c == 0x7f) {
-				set_msg(err, errlen, "location '%.200s': control byte in the prefix", s);
+				sc_msg(err, errlen, "location '%.200s': control byte in the prefix", s);
 				return SC_EUSAGE;
 			}
 		}
 		if (out + (out ? 1 : 0) + sl > SC_S3_KEY_MAX - 64) {
-			set_msg(err, errlen, "location '%.200s': prefix longer than %d bytes", s, SC_S3_KEY_MAX - 64);
+			sc_msg(err, errlen, "location '%.200s': prefix longer than %d bytes", s, SC_S3_KEY_MAX - 64);
 			return SC_EUSAGE;
 		}
 		if (out)
@@ -331,7 +316,7 @@ static int env_copy(const char *name, char *dst, size_t cap, char *err, size_t e
 		return 0;
 	n = strlen(v);
 	if (n >= cap) {
-		set_msg(err, errlen, "%s: longer than %zu bytes", name, cap - 1);
+		sc_msg(err, errlen, "%s: longer than %zu bytes", name, cap - 1);
 		return SC_EUSAGE;
 	}
 	memcpy(dst, v, n + 1);
@@ -349,7 +334,7 @@ int sc_s3_config_set_endpoint(struct sc_s3_config *c, const char *url, char *err
 		return 0;
 	}
 	if (strlen(url) >= sizeof(c->endpoint)) {
-		set_msg(err, errlen, "s3 endpoint: longer than %zu bytes", sizeof(c->endpoint) - 1);
+		sc_msg(err, errlen, "s3 endpoint: longer than %zu bytes", sizeof(c->endpoint) - 1);
 		return SC_EUSAGE;
 	}
 	if ((rc = sc_s3_endpoint_parse(url, &ep, err, errlen)))
@@ -373,7 +358,7 @@ static int max_attempts_from_env(struct sc_s3_config *c, char *err, size_t errle
 	errno = 0;
 	n = strtoul(v, &end, 10);
 	if (errno || *end || v[0] == '-' || n < 1 || n > SC_S3_RETRIES_MAX + 1) {
-		set_msg(err, errlen, "AWS_MAX_ATTEMPTS: '%s': expected 1 to %d", v,
+		sc_msg(err, errlen, "AWS_MAX_ATTEMPTS: '%s': expected 1 to %d", v,
 			SC_S3_RETRIES_MAX + 1);
 		return SC_EUSAGE;
 	}
@@ -393,7 +378,7 @@ int sc_s3_config_from_env(struct sc_s3_config *c, char *err, size_t errlen)
 	    (rc = env_copy("AWS_CA_BUNDLE", c->ca_file, sizeof(c->ca_file), err, errlen)) < 0)
 		return SC_EUSAGE;
 	if (have_ak != have_sk) {
-		set_msg(err, errlen, "%s is set but %s is not: set both, or neither for anonymous access",
+		sc_msg(err, errlen, "%s is set but %s is not: set both, or neither for anonymous access",
 			have_ak ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
 			have_ak ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
 		return SC_EUSAGE;
@@ -442,7 +427,7 @@ static int config_check(const struct sc_s3_config *c, char *err, size_t errlen)
 	else if (!c->access_key[0] != !c->secret_key[0])
 		bad = "access_key/secret_key (set both or neither)";
 	if (bad) {
-		set_msg(err, errlen, "s3 configuration: %s out of range", bad);
+		sc_msg(err, errlen, "s3 configuration: %s out of range", bad);
 		return SC_EUSAGE;
 	}
 	return 0;
@@ -470,7 +455,7 @@ int sc_s3_open(const struct sc_s3_config *c, struct sc_s3 **out, char *err, size
 		return rc;
 	pthread_once(&curl_once, curl_init);
 	if (curl_init_rc != CURLE_OK) {
-		set_msg(err, errlen, "s3: libcurl initialisation failed: %s", curl_easy_strerror(curl_init_rc));
+		sc_msg(err, errlen, "s3: libcurl initialisation failed: %s", curl_easy_strerror(curl_init_rc));
 		return SC_ECODEC;
 	}
 	s = calloc(1, sizeof(*s));
@@ -494,7 +479,7 @@ int sc_s3_open(const struct sc_s3_config *c, struct sc_s3 **out, char *err, size
 	}
 	s->multi = curl_multi_init();
 	if (!s->multi) {
-		set_msg(err, errlen, "s3: curl_multi_init failed");
+		sc_msg(err, errlen, "s3: curl_multi_init failed");
 		rc = SC_ECODEC;
 		goto out_free;
 	}
@@ -665,38 +650,38 @@ static void describe_request(const struct s3_op *op, const struct s3_xfer *x, ch
 {
 	switch (x->kind) {
 	case XK_GET:
-		set_msg(d, n, "GET bytes %" PRIu64 "-%" PRIu64, op->off, op->off + op->len - 1);
+		sc_msg(d, n, "GET bytes %" PRIu64 "-%" PRIu64, op->off, op->off + op->len - 1);
 		break;
 	case XK_PUT:
-		set_msg(d, n, "PUT (%" PRIu64 " bytes)", x->body_len);
+		sc_msg(d, n, "PUT (%" PRIu64 " bytes)", x->body_len);
 		break;
 	case XK_HEAD:
-		set_msg(d, n, "HEAD");
+		sc_msg(d, n, "HEAD");
 		break;
 	case XK_DELETE:
-		set_msg(d, n, "DELETE");
+		sc_msg(d, n, "DELETE");
 		break;
 	case XK_LIST:
-		set_msg(d, n, "LIST");
+		sc_msg(d, n, "LIST");
 		break;
 	case XK_MP_INIT:
-		set_msg(d, n, "multipart upload (%" PRIu64 " bytes): initiate", op->body.len);
+		sc_msg(d, n, "multipart upload (%" PRIu64 " bytes): initiate", op->body.len);
 		break;
 	case XK_MP_PART:
-		set_msg(d, n, "multipart upload: part %u of %u (%" PRIu64 " bytes)", x->part_no,
+		sc_msg(d, n, "multipart upload: part %u of %u (%" PRIu64 " bytes)", x->part_no,
 			op->nparts, x->body_len);
 		break;
 	case XK_MP_COMPLETE:
-		set_msg(d, n, "multipart upload: complete (%u parts)", op->nparts);
+		sc_msg(d, n, "multipart upload: complete (%u parts)", op->nparts);
 		break;
 	case XK_MP_ABORT:
-		set_msg(d, n, "multipart upload: abort");
+		sc_msg(d, n, "multipart upload: abort");
 		break;
 	case XK_MP_VERIFY:
-		set_msg(d, n, "multipart upload: HEAD after completion");
+		sc_msg(d, n, "multipart upload: HEAD after completion");
 		break;
 	case XK_COPY:
-		set_msg(d, n, "COPY from '%.400s'", op->copy_from ? op->copy_from : "");
+		sc_msg(d, n, "COPY from '%.400s'", op->copy_from ? op->copy_from : "");
 		break;
 	}
 }
@@ -705,9 +690,9 @@ static void describe_request(const struct s3_op *op, const struct s3_xfer *x, ch
 static void describe_subject(const struct s3_op *op, char *d, size_t n)
 {
 	if (op->type == SC_S3_OP_LIST)
-		set_msg(d, n, "listing 's3://%s/%.300s'", op->bucket, op->key);
+		sc_msg(d, n, "listing 's3://%s/%.300s'", op->bucket, op->key);
 	else
-		set_msg(d, n, "object 's3://%s/%.400s'", op->bucket, op->key);
+		sc_msg(d, n, "object 's3://%s/%.400s'", op->bucket, op->key);
 }
 
 /* Trim a server message for ours: no control bytes, no trailing period. */
@@ -861,7 +846,7 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
 
 		if (x->status == 200 && x->op->off != 0) {
 			x->cb_err = -EPROTO;
-			set_msg(x->cb_msg, sizeof(x->cb_msg),
+			sc_msg(x->cb_msg, sizeof(x->cb_msg),
 				"the server ignored the Range header (HTTP 200)");
 			return 0;
 		}
@@ -875,7 +860,7 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
 				return 0; /* stop the transfer */
 			}
 			x->cb_err = -EPROTO;
-			set_msg(x->cb_msg, sizeof(x->cb_msg),
+			sc_msg(x->cb_msg, sizeof(x->cb_msg),
 				"server sent more than the %" PRIu64 " bytes asked for", x->dst_len);
 			return 0;
 		}
@@ -886,14 +871,14 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
 	if (n > x->resp.max - x->resp.len) {
 		if (x->status >= 200 && x->status <= 299) {
 			x->cb_err = SC_ELIMIT;
-			set_msg(x->cb_msg, sizeof(x->cb_msg), "answer larger than %zu bytes", x->resp.max);
+			sc_msg(x->cb_msg, sizeof(x->cb_msg), "answer larger than %zu bytes", x->resp.max);
 			return 0;
 		}
 		return n; /* error bodies: the start is enough */
 	}
 	if (sc_buf_append(&x->resp, p, n)) {
 		x->cb_err = -ENOMEM;
-		set_msg(x->cb_msg, sizeof(x->cb_msg), "out of memory");
+		sc_msg(x->cb_msg, sizeof(x->cb_msg), "out of memory");
 		return 0;
 	}
 	return n;
@@ -921,7 +906,7 @@ static size_t on_read(char *p, size_t size, size_t nmemb, void *ud)
 		} while (r < 0 && errno == EINTR);
 		if (r <= 0) {
 			x->cb_err = r < 0 ? -errno : SC_ETRUNC;
-			set_msg(x->cb_msg, sizeof(x->cb_msg), "reading the body at offset %" PRIu64 ": %s",
+			sc_msg(x->cb_msg, sizeof(x->cb_msg), "reading the body at offset %" PRIu64 ": %s",
 				x->body_off + x->body_pos,
 				r < 0 ? strerror(errno) : "file ends early");
 			return CURL_READFUNC_ABORT;
@@ -1002,11 +987,11 @@ static int xfer_start(struct sc_s3 *s, struct s3_xfer *x, char *why, size_t whyl
 	rc = sc_s3_target_build(&s->ep, use_virtual_host(s, op->bucket), op->bucket,
 				x->kind == XK_LIST ? "" : op->key, x->query.data ? x->query.data : "", &t);
 	if (rc) {
-		set_msg(why, whylen, "cannot build the request URL (%s)", sc_strerror(rc));
+		sc_msg(why, whylen, "cannot build the request URL (%s)", sc_strerror(rc));
 		goto out;
 	}
 	if ((rc = sc_s3_amz_date(time(NULL), amz_date))) {
-		set_msg(why, whylen, "the system clock is out of range");
+		sc_msg(why, whylen, "the system clock is out of range");
 		goto out;
 	}
 	h[nh++] = (struct sc_s3_header){ "host", t.host.data };
@@ -1047,14 +1032,14 @@ static int xfer_start(struct sc_s3 *s, struct s3_xfer *x, char *why, size_t whyl
 	else if (!rc && x->kind == XK_MP_INIT)
 		rc = slist_add(&x->hdrs, "Content-Type", "application/octet-stream");
 	if (rc) {
-		set_msg(why, whylen, "cannot build the request headers (%s)", sc_strerror(rc));
+		sc_msg(why, whylen, "cannot build the request headers (%s)", sc_strerror(rc));
 		goto out;
 	}
 
 	e = s->easy_idle ? s->easy_pool[--s->easy_idle] : curl_easy_init();
 	if (!e) {
 		rc = -ENOMEM;
-		set_msg(why, whylen, "curl_easy_init failed");
+		sc_msg(why, whylen, "curl_easy_init failed");
 		goto out;
 	}
 	curl_easy_reset(e);
@@ -1120,7 +1105,7 @@ static int xfer_start(struct sc_s3 *s, struct s3_xfer *x, char *why, size_t whyl
 	}
 	if (curl_multi_add_handle(s->multi, e) != CURLM_OK) {
 		rc = -ENOMEM;
-		set_msg(why, whylen, "curl_multi_add_handle failed");
+		sc_msg(why, whylen, "curl_multi_add_handle failed");
 		s->easy_pool[s->easy_idle++] = e;
 		x->easy = NULL;
 		goto out;
@@ -1201,7 +1186,7 @@ static void op_fail(struct sc_s3 *s, struct s3_op *op, struct s3_xfer *x, int er
 		snprintf(req, sizeof(req), "%s", "request");
 	}
 	describe_subject(op, subj, sizeof(subj));
-	set_msg(op->res.err, sizeof(op->res.err), "%s: %s: %s%s", subj, req, reason, tail);
+	sc_msg(op->res.err, sizeof(op->res.err), "%s: %s: %s%s", subj, req, reason, tail);
 	(void)s;
 }
 
@@ -1213,7 +1198,7 @@ static void xfer_reason(struct sc_s3 *s, struct s3_xfer *x, CURLcode cc, int *er
 	*retry = 0;
 	if (x->cb_err) {
 		*err = x->cb_err;
-		set_msg(reason, rlen, "%s", x->cb_msg);
+		sc_msg(reason, rlen, "%s", x->cb_msg);
 		return;
 	}
 	if (cc != CURLE_OK) {
@@ -1272,7 +1257,7 @@ static void xfer_reason(struct sc_s3 *s, struct s3_xfer *x, CURLcode cc, int *er
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
 			snprintf(head, sizeof(head), what, s->endpoint_url);
 #pragma GCC diagnostic pop
-			set_msg(reason, rlen, "%s (%s)", head,
+			sc_msg(reason, rlen, "%s (%s)", head,
 				x->curl_err[0] ? x->curl_err : curl_easy_strerror(cc));
 		}
 		clean_text(reason);
@@ -1283,11 +1268,11 @@ static void xfer_reason(struct sc_s3 *s, struct s3_xfer *x, CURLcode cc, int *er
 	*retry = sc_s3_retryable(x->status, xe.code, *err);
 	clean_text(xe.message);
 	if (xe.code[0] && xe.message[0] && strcmp(xe.code, xe.message) != 0)
-		set_msg(reason, rlen, "HTTP %d %s: %s", x->status, xe.code, xe.message);
+		sc_msg(reason, rlen, "HTTP %d %s: %s", x->status, xe.code, xe.message);
 	else if (xe.code[0])
-		set_msg(reason, rlen, "HTTP %d %s", x->status, xe.code);
+		sc_msg(reason, rlen, "HTTP %d %s", x->status, xe.code);
 	else
-		set_msg(reason, rlen, "HTTP %d %s", x->status, status_words(x->status));
+		sc_msg(reason, rlen, "HTTP %d %s", x->status, status_words(x->status));
 	clean_text(reason);
 }
 
@@ -1415,7 +1400,7 @@ static void xfer_finish(struct sc_s3 *s, struct s3_xfer *x, CURLcode cc)
 			err = sc_s3_http_errno(500, xe.code);
 			retry = sc_s3_retryable(500, xe.code, err);
 			clean_text(xe.message);
-			set_msg(reason, sizeof(reason), "HTTP %d with error %s%s%s", x->status,
+			sc_msg(reason, sizeof(reason), "HTTP %d with error %s%s%s", x->status,
 				xe.code[0] ? xe.code : "(no code)", xe.message[0] ? ": " : "",
 				xe.message);
 		}
@@ -2038,7 +2023,7 @@ static int64_t finish_sync(struct sc_s3 *s, int rc, struct s3_op *op, const char
 	struct sc_s3_done res;
 
 	if (rc) {
-		set_msg(err, errlen, "object 's3://%s/%.400s': %s: %s", bucket ? bucket : "",
+		sc_msg(err, errlen, "object 's3://%s/%.400s': %s: %s", bucket ? bucket : "",
 			key ? key : "", what, rc == SC_EUSAGE ? usage : sc_strerror(rc));
 		return rc;
 	}
@@ -2047,7 +2032,7 @@ static int64_t finish_sync(struct sc_s3 *s, int rc, struct s3_op *op, const char
 	if (info)
 		*info = res.obj;
 	if (res.result < 0)
-		set_msg(err, errlen, "%s", res.err);
+		sc_msg(err, errlen, "%s", res.err);
 	return res.result;
 }
 
@@ -2144,7 +2129,7 @@ int64_t sc_s3_list(struct sc_s3 *s, const char *bucket, const char *prefix,
 
 	lc.prefix_len = strlen(lc.prefix);
 	if (check_object(bucket, lc.prefix, 1)) {
-		set_msg(err, errlen, "listing 's3://%s/%.300s': invalid bucket or prefix",
+		sc_msg(err, errlen, "listing 's3://%s/%.300s': invalid bucket or prefix",
 			bucket ? bucket : "", lc.prefix);
 		return SC_EUSAGE;
 	}
@@ -2160,7 +2145,7 @@ int64_t sc_s3_list(struct sc_s3 *s, const char *bucket, const char *prefix,
 
 		if (s->ops >= SC_S3_OPS_MAX) {
 			rc = -EAGAIN;
-			set_msg(err, errlen, "listing 's3://%s/%.300s': too many operations outstanding",
+			sc_msg(err, errlen, "listing 's3://%s/%.300s': too many operations outstanding",
 				bucket, lc.prefix);
 			goto out;
 		}
@@ -2191,7 +2176,7 @@ int64_t sc_s3_list(struct sc_s3 *s, const char *bucket, const char *prefix,
 			goto out;
 		run_sync(s, op, &res);
 		if (res.result < 0) {
-			set_msg(err, errlen, "%s", res.err);
+			sc_msg(err, errlen, "%s", res.err);
 			rc = (int)res.result;
 			op_release(s, op);
 			goto out;
@@ -2205,13 +2190,13 @@ int64_t sc_s3_list(struct sc_s3 *s, const char *bucket, const char *prefix,
 		}
 		if (n < 0 || lc.bad) {
 			if (lc.bad || n == SC_EFORMAT) {
-				set_msg(err, errlen, "listing 's3://%s/%.300s': page %u: malformed answer",
+				sc_msg(err, errlen, "listing 's3://%s/%.300s': page %u: malformed answer",
 					bucket, lc.prefix, page + 1);
 				rc = SC_EFORMAT;
 			} else {
 				rc = n; /* the callback's value, or an error */
 				if (rc < 0 && err && !err[0])
-					set_msg(err, errlen, "listing 's3://%s/%.300s': %s", bucket,
+					sc_msg(err, errlen, "listing 's3://%s/%.300s': %s", bucket,
 						lc.prefix, sc_strerror(rc));
 			}
 			goto out;
@@ -2223,7 +2208,7 @@ int64_t sc_s3_list(struct sc_s3 *s, const char *bucket, const char *prefix,
 		}
 	}
 	rc = SC_ELIMIT;
-	set_msg(err, errlen, "listing 's3://%s/%.300s': more than %u pages", bucket, lc.prefix,
+	sc_msg(err, errlen, "listing 's3://%s/%.300s': more than %u pages", bucket, lc.prefix,
 		SC_S3_LIST_PAGES_MAX);
 out:
 	sc_buf_release(&token);

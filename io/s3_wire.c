@@ -8,7 +8,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,20 +22,6 @@
 #define WIRE_SIGN_HEADERS_MAX 32
 /* Most query parameters of one request (S3 uses at most 5). */
 #define WIRE_QUERY_PARAMS_MAX 32
-
-static void set_msg(char *buf, size_t n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_msg(char *buf, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!buf || n == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, n, fmt, ap);
-	va_end(ap);
-}
 
 static const char hexdig[] = "0123456789abcdef";
 
@@ -109,7 +94,7 @@ int sc_s3_endpoint_parse(const char *url, struct sc_s3_endpoint *ep, char *err,
 
 	memset(ep, 0, sizeof(*ep));
 	if (!url || !*url) {
-		set_msg(err, errlen, "s3 endpoint: empty");
+		sc_msg(err, errlen, "s3 endpoint: empty");
 		return SC_EUSAGE;
 	}
 	if (strncmp(url, "https://", 8) == 0) {
@@ -118,14 +103,14 @@ int sc_s3_endpoint_parse(const char *url, struct sc_s3_endpoint *ep, char *err,
 	} else if (strncmp(url, "http://", 7) == 0) {
 		p = url + 7;
 	} else {
-		set_msg(err, errlen, "s3 endpoint '%.200s': must start with http:// or https://", url);
+		sc_msg(err, errlen, "s3 endpoint '%.200s': must start with http:// or https://", url);
 		return SC_EUSAGE;
 	}
 	{
 		size_t alen = strcspn(p, "/?#");
 
 		if (memchr(p, '@', alen)) {
-			set_msg(err, errlen, "s3 endpoint '%.200s': credentials in the URL are not supported (use AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)", url);
+			sc_msg(err, errlen, "s3 endpoint '%.200s': credentials in the URL are not supported (use AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)", url);
 			return SC_EUSAGE;
 		}
 	}
@@ -133,7 +118,7 @@ int sc_s3_endpoint_parse(const char *url, struct sc_s3_endpoint *ep, char *err,
 	if (*p == '[') { /* IPv6 literal */
 		p = strchr(p, ']');
 		if (!p) {
-			set_msg(err, errlen, "s3 endpoint '%.200s': unclosed '[' in host", url);
+			sc_msg(err, errlen, "s3 endpoint '%.200s': unclosed '[' in host", url);
 			return SC_EUSAGE;
 		}
 		p++;
@@ -144,12 +129,12 @@ int sc_s3_endpoint_parse(const char *url, struct sc_s3_endpoint *ep, char *err,
 	host_end = p;
 	hlen = (size_t)(host_end - host);
 	if (hlen == 0 || hlen >= sizeof(ep->host)) {
-		set_msg(err, errlen, "s3 endpoint '%.200s': %s host", url, hlen ? "overlong" : "missing");
+		sc_msg(err, errlen, "s3 endpoint '%.200s': %s host", url, hlen ? "overlong" : "missing");
 		return SC_EUSAGE;
 	}
 	for (const char *c = host; c < host_end; c++) {
 		if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f) {
-			set_msg(err, errlen, "s3 endpoint '%.200s': bad byte in host", url);
+			sc_msg(err, errlen, "s3 endpoint '%.200s': bad byte in host", url);
 			return SC_EUSAGE;
 		}
 	}
@@ -161,24 +146,24 @@ int sc_s3_endpoint_parse(const char *url, struct sc_s3_endpoint *ep, char *err,
 
 		p++;
 		if (!isdigit((unsigned char)*p)) {
-			set_msg(err, errlen, "s3 endpoint '%.200s': bad port", url);
+			sc_msg(err, errlen, "s3 endpoint '%.200s': bad port", url);
 			return SC_EUSAGE;
 		}
 		v = strtoul(p, &e, 10);
 		if (v == 0 || v > 65535 || (*e && *e != '/')) {
-			set_msg(err, errlen, "s3 endpoint '%.200s': bad port", url);
+			sc_msg(err, errlen, "s3 endpoint '%.200s': bad port", url);
 			return SC_EUSAGE;
 		}
 		ep->port = (uint32_t)v;
 		p = e;
 	}
 	if (*p == '?' || *p == '#') {
-		set_msg(err, errlen, "s3 endpoint '%.200s': a query or fragment is not allowed", url);
+		sc_msg(err, errlen, "s3 endpoint '%.200s': a query or fragment is not allowed", url);
 		return SC_EUSAGE;
 	}
 	path = p; /* "" or "/..." */
 	if (strpbrk(path, "?#")) {
-		set_msg(err, errlen, "s3 endpoint '%.200s': a query or fragment is not allowed", url);
+		sc_msg(err, errlen, "s3 endpoint '%.200s': a query or fragment is not allowed", url);
 		return SC_EUSAGE;
 	}
 	{
@@ -187,14 +172,14 @@ int sc_s3_endpoint_parse(const char *url, struct sc_s3_endpoint *ep, char *err,
 		while (plen > 0 && path[plen - 1] == '/')
 			plen--;
 		if (plen >= sizeof(ep->base)) {
-			set_msg(err, errlen, "s3 endpoint '%.200s': path too long", url);
+			sc_msg(err, errlen, "s3 endpoint '%.200s': path too long", url);
 			return SC_EUSAGE;
 		}
 		for (size_t i = 0; i < plen; i++) {
 			unsigned char c = (unsigned char)path[i];
 
 			if (c <= ' ' || c >= 0x7f || c == '%') {
-				set_msg(err, errlen, "s3 endpoint '%.200s': the path may hold plain printable bytes only", url);
+				sc_msg(err, errlen, "s3 endpoint '%.200s': the path may hold plain printable bytes only", url);
 				return SC_EUSAGE;
 			}
 		}
@@ -239,16 +224,16 @@ int sc_s3_bucket_check(const char *b, char *err, size_t errlen)
 	size_t n = strlen(b);
 
 	if (n < 3 || n > SC_S3_BUCKET_MAX) {
-		set_msg(err, errlen, "bucket '%.80s': must be 3 to %d bytes long", b, SC_S3_BUCKET_MAX);
+		sc_msg(err, errlen, "bucket '%.80s': must be 3 to %d bytes long", b, SC_S3_BUCKET_MAX);
 		return SC_EUSAGE;
 	}
 	if (!is_lower_alnum(b[0]) || !is_lower_alnum(b[n - 1])) {
-		set_msg(err, errlen, "bucket '%s': must start and end with a lowercase letter or digit", b);
+		sc_msg(err, errlen, "bucket '%s': must start and end with a lowercase letter or digit", b);
 		return SC_EUSAGE;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!is_lower_alnum(b[i]) && b[i] != '-' && b[i] != '.' && b[i] != '_') {
-			set_msg(err, errlen, "bucket '%s': byte %zu: only a-z, 0-9, '.', '-' and '_' are allowed", b, i);
+			sc_msg(err, errlen, "bucket '%s': byte %zu: only a-z, 0-9, '.', '-' and '_' are allowed", b, i);
 			return SC_EUSAGE;
 		}
 	}

@@ -380,19 +380,11 @@ int sc_journal_append(struct sc_journal_file *f, const struct sc_manifest_shard 
 	unsigned char rec[SC_JOURNAL_REC_BYTES];
 	uint64_t hash = sc_journal_shard_encode(f->records, s, f->last, rec);
 	uint64_t off = SC_JOURNAL_HEAD_BYTES + f->records * SC_JOURNAL_REC_BYTES;
-	size_t done = 0;
+	int rc = sc_pwrite_all(f->fd, rec, sizeof(rec), off);
 
-	while (done < sizeof(rec)) {
-		ssize_t w = pwrite(f->fd, rec + done, sizeof(rec) - done, (off_t)(off + done));
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return sc_fail(err, errlen, w < 0 ? -errno : -EIO, "journal '%s': "
-				    "write failed: %s", f->path,
-				    w < 0 ? strerror(errno) : "no progress");
-		done += (size_t)w;
-	}
+	if (rc)
+		return sc_fail(err, errlen, rc, "journal '%s': write failed: %s", f->path,
+			    strerror(-rc));
 	while (fdatasync(f->fd)) {
 		if (errno != EINTR)
 			return sc_fail(err, errlen, -errno, "journal '%s': fsync (fdatasync) "
