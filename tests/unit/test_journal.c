@@ -43,35 +43,11 @@
 #define SET_ID "0123456789abcdef0123456789abcdef"
 #define NREC 4
 
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *f)
-{
-	(void)st;
-	(void)type;
-	(void)f;
-	remove(path);
-	return 0;
-}
-
-static void rm_tree(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* buf (PATH_MAX bytes) = a/b */
 static char *pjoin(char *buf, const char *a, const char *b)
 {
 	assert_int_equal(sc_path_join(buf, PATH_MAX, a, b), 0);
 	return buf;
-}
-
-static void tmp_dir(char dir[PATH_MAX])
-{
-	const char *t = getenv("TMPDIR");
-	char tmpl[PATH_MAX];
-
-	snprintf(tmpl, sizeof(tmpl), "%s/test_journal.XXXXXX", t && *t ? t : "/tmp");
-	assert_non_null(mkdtemp(tmpl));
-	assert_non_null(realpath(tmpl, dir));
 }
 
 static void sample_head(struct sc_journal_head *h)
@@ -404,7 +380,7 @@ static void test_file_ops(void **state)
 	struct stat st;
 
 	(void)state;
-	tmp_dir(dir);
+	tu_tmp_dir(dir, "test_journal");
 	assert_int_equal(sc_journal_load(dir, &j, err, sizeof(err)), -ENOENT);
 	sample_head(&h);
 	assert_int_equal(sc_journal_create(dir, &h, &f, err, sizeof(err)), 0);
@@ -442,7 +418,7 @@ static void test_file_ops(void **state)
 	assert_int_equal(sc_journal_remove(dir), 0);
 	assert_int_equal(stat(path, &st), -1);
 	assert_int_equal(sc_journal_remove(dir), 0);
-	rm_tree(dir);
+	tu_rm_tree(dir);
 }
 
 /* ---- a real shard file for sc_journal_check_replica and the writer ---- */
@@ -473,7 +449,7 @@ static void test_check_replica(void **state)
 	uint32_t ck;
 
 	(void)state;
-	tmp_dir(dir);
+	tu_tmp_dir(dir, "test_journal");
 	sc_buf_init(&raw, 1 << 20);
 	sc_buf_init(&comp, 1 << 20);
 	sc_buf_init(&file, 1 << 20);
@@ -518,7 +494,7 @@ static void test_check_replica(void **state)
 	sc_buf_release(&raw);
 	sc_buf_release(&comp);
 	sc_buf_release(&file);
-	rm_tree(dir);
+	tu_rm_tree(dir);
 }
 
 /* ---- the writer: crash, resume, compare ---- */
@@ -541,7 +517,7 @@ struct wtest {
 static void wtest_init(struct wtest *t, const char *sub)
 {
 	memset(t, 0, sizeof(*t));
-	tmp_dir(t->dir);
+	tu_tmp_dir(t->dir, "test_journal");
 	pjoin(t->root, t->dir, sub);
 	for (int i = 0; i < 3; i++) {
 		char name[64];
@@ -565,7 +541,7 @@ static void wtest_release(struct wtest *t)
 	sc_frame_encoder_free(t->enc);
 	sc_buf_release(&t->raw);
 	sc_buf_release(&t->comp);
-	rm_tree(t->dir);
+	tu_rm_tree(t->dir);
 }
 
 static int wopen(struct wtest *t, int resume, struct sc_set_writer **w, char *err, size_t n)

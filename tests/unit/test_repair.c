@@ -199,7 +199,7 @@ struct fixture {
 
 static void fixture_open(struct fixture *f, uint32_t nshards)
 {
-	tsu_tmp_dir(f->root, "test_repair");
+	tu_tmp_dir(f->root, "test_repair");
 	tsu_make_set(f->root, 3, 2, nshards);
 	sc_buf_init(&f->want, 64u << 20);
 	tsu_read_all(f->root, &f->want);
@@ -208,7 +208,7 @@ static void fixture_open(struct fixture *f, uint32_t nshards)
 static void fixture_close(struct fixture *f)
 {
 	sc_buf_release(&f->want);
-	tsu_rm_tree(f->root);
+	tu_rm_tree(f->root);
 }
 
 /* Damage four replicas of a 3-node, 2-replica, 6-shard set in four ways. */
@@ -333,7 +333,7 @@ static void test_repair_node_gone(void **state)
 	(void)state;
 	fixture_open(&f, 6);
 	tsu_join(p, t, "n1");
-	tsu_rm_tree(p);
+	tu_rm_tree(p);
 	same_records(t, want); /* reads fail over */
 	assert_int_equal(repair(t, 0, &c, &res), 0);
 	assert_true(res.replicas_rebuilt > 0);
@@ -417,7 +417,7 @@ static uint32_t kill_every_step(op_fn prepare, op_fn op, uint64_t bad_before)
 		pid_t pid;
 		int st;
 
-		tsu_tmp_dir(t, "test_repair_kill");
+		tu_tmp_dir(t, "test_repair_kill");
 		sc_buf_init(&want, 64u << 20);
 		prepare(t, &c);
 		tsu_read_all(t, &want);
@@ -443,7 +443,7 @@ static uint32_t kill_every_step(op_fn prepare, op_fn op, uint64_t bad_before)
 		assert_int_equal(v.notes, 0);
 		same_records(t, &want);
 		sc_buf_release(&want);
-		tsu_rm_tree(t);
+		tu_rm_tree(t);
 		if (WEXITSTATUS(st) == 0) {
 			/* the run ended before step k: every step was tried */
 			print_message("killed at each of %u steps, all survived\n", k - 1);

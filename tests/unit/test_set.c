@@ -26,22 +26,9 @@
 #include "manifest.h"
 #include "normalize.h"
 #include "set.h"
+#include "test_util.h"
 
 #define SET_ID "0123456789abcdef0123456789abcdef"
-
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *f)
-{
-	(void)st;
-	(void)type;
-	(void)f;
-	remove(path);
-	return 0;
-}
-
-static void rm_tree(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static int exists(const char *path)
 {
@@ -63,17 +50,6 @@ static char *cat_path3(char *buf, const char *a, const char *b, const char *c)
 	char ab[PATH_MAX];
 
 	return cat_path(buf, cat_path(ab, a, b), c);
-}
-
-/* A fresh directory for one test; *dir holds its resolved path. */
-static void tmp_dir(char dir[PATH_MAX])
-{
-	const char *t = getenv("TMPDIR");
-	char tmpl[PATH_MAX];
-
-	cat_path(tmpl, t && *t ? t : "/tmp", "test_set.XXXXXX");
-	assert_non_null(mkdtemp(tmpl));
-	assert_non_null(realpath(tmpl, dir));
 }
 
 static void mkdir_ok(const char *path)
@@ -164,7 +140,7 @@ static void test_node_inside_root_names(void **state)
 	struct sc_set *s;
 
 	(void)state;
-	tmp_dir(t);
+	tu_tmp_dir(t, "test_set");
 	cat_path(root, t, "s.set");
 	cat_path(n0, root, "a b");
 	cat_path(n1, root, ".hidden");
@@ -187,7 +163,7 @@ static void test_node_inside_root_names(void **state)
 	cat_path3(want, n0, sc_set_manifest(s)->set_id, "g000002");
 	assert_true(exists(want));
 	sc_set_close(s);
-	rm_tree(t);
+	tu_rm_tree(t);
 }
 
 /* Expect a refused open: SC_EUSAGE, err holding `shown`, no node made. */
@@ -222,7 +198,7 @@ static void test_node_unstorable_refused(void **state)
 	struct sc_set *s;
 
 	(void)state;
-	tmp_dir(t);
+	tu_tmp_dir(t, "test_set");
 	cat_path(root, t, "s.set");
 	cat_path(node, t, "x/n\xff");
 	expect_refused(root, node, "n\\xff");
@@ -263,7 +239,7 @@ static void test_node_unstorable_refused(void **state)
 	sc_buf_release(&after);
 	s = open_set(broot);
 	sc_set_close(s);
-	rm_tree(t);
+	tu_rm_tree(t);
 }
 
 /*
@@ -284,7 +260,7 @@ static void test_remove_generations_lookalikes(void **state)
 	char err[1024];
 
 	(void)state;
-	tmp_dir(t);
+	tu_tmp_dir(t, "test_set");
 	cat_path(root, t, "set");
 	cat_path(node, t, "node");
 	cat_path(setdir, node, SET_ID);
@@ -339,7 +315,7 @@ static void test_remove_generations_lookalikes(void **state)
 		cat_path3(q, setdir, keep[i], "000000.zst");
 		assert_true(exists(q));
 	}
-	rm_tree(t);
+	tu_rm_tree(t);
 }
 
 /* Write a valid empty manifest of generation gen into root (node "data"). */
@@ -380,7 +356,7 @@ static void test_generation_limit(void **state)
 	int rc;
 
 	(void)state;
-	tmp_dir(t);
+	tu_tmp_dir(t, "test_set");
 	cat_path(root, t, "set");
 	cat_path(node, root, "data");
 	write_manifest(root, UINT64_MAX - 1);
@@ -402,7 +378,7 @@ static void test_generation_limit(void **state)
 	sc_set_close(s);
 	w = NULL;
 	assert_int_equal(open_writer(root, nodes, 1, &w, err, sizeof(err)), SC_ELIMIT);
-	rm_tree(t);
+	tu_rm_tree(t);
 }
 
 /*
@@ -419,7 +395,7 @@ static void test_commit_self_check(void **state)
 	char err[1024];
 
 	(void)state;
-	tmp_dir(t);
+	tu_tmp_dir(t, "test_set");
 	cat_path(root, t, "set");
 	cat_path(node, root, "data");
 	ingest_empty(root, nodes, 1);
@@ -434,7 +410,7 @@ static void test_commit_self_check(void **state)
 	cat_path3(p, node, sc_set_manifest(s)->set_id, "g000002");
 	assert_false(exists(p));
 	sc_set_close(s);
-	rm_tree(t);
+	tu_rm_tree(t);
 }
 
 int main(void)

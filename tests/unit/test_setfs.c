@@ -94,15 +94,6 @@ static int log_has(const char *needle)
 
 /* ---- building sets ---- */
 
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *f)
-{
-	(void)st;
-	(void)type;
-	(void)f;
-	remove(path);
-	return 0;
-}
-
 static void fill_caller_part(struct sc_manifest *m, uint32_t replicas)
 {
 	memset(m, 0, sizeof(*m));
@@ -149,8 +140,7 @@ static void flush_frame(struct sc_set_writer *w, struct sc_frame_encoder *enc,
  */
 static void make_set(struct tset *t, uint32_t nnodes, uint32_t replicas)
 {
-	const char *tmp = getenv("TMPDIR");
-	char tmpl[PATH_MAX], err[1024], *nodes[4], nodebuf[4][PATH_MAX];
+	char err[1024], *nodes[4], nodebuf[4][PATH_MAX];
 	uint32_t weights[4] = { 1, 1, 1, 1 }, records = 0;
 	struct sc_set_writer_opts o;
 	struct sc_set_writer *w = NULL;
@@ -161,9 +151,7 @@ static void make_set(struct tset *t, uint32_t nnodes, uint32_t replicas)
 	struct sc_set *set;
 
 	memset(t, 0, sizeof(*t));
-	snprintf(tmpl, sizeof(tmpl), "%s/test_setfs.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	assert_non_null(mkdtemp(tmpl));
-	assert_non_null(realpath(tmpl, t->dir));
+	tu_tmp_dir(t->dir, "test_setfs");
 	cat_str(t->root, t->dir, "/set");
 	for (uint32_t i = 0; i < nnodes; i++) {
 		char name[16];
@@ -231,7 +219,7 @@ static void make_set(struct tset *t, uint32_t nnodes, uint32_t replicas)
 
 static void free_set(struct tset *t)
 {
-	nftw(t->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rm_tree(t->dir);
 	sc_buf_release(&t->all);
 	free(t->start);
 }

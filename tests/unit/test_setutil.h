@@ -20,36 +20,12 @@
 #include "normalize.h"
 #include "set.h"
 #include "shard.h"
-
-static inline int tsu_rm_entry(const char *path, const struct stat *st, int type, struct FTW *f)
-{
-	(void)st;
-	(void)type;
-	(void)f;
-	remove(path);
-	return 0;
-}
+#include "test_util.h"
 
 /* out = a/b, which must fit */
 static inline void tsu_join(char out[PATH_MAX], const char *a, const char *b)
 {
 	assert_int_equal(sc_path_join(out, PATH_MAX, a, b), 0);
-}
-
-static inline void tsu_rm_tree(const char *dir)
-{
-	nftw(dir, tsu_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* A fresh directory for one test; dir gets its resolved path. */
-static inline void tsu_tmp_dir(char dir[PATH_MAX], const char *name)
-{
-	const char *t = getenv("TMPDIR");
-	char tmpl[PATH_MAX];
-
-	snprintf(tmpl, sizeof(tmpl), "%s/%s.XXXXXX", t && *t ? t : "/tmp", name);
-	assert_non_null(mkdtemp(tmpl));
-	assert_non_null(realpath(tmpl, dir));
 }
 
 /*

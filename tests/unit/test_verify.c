@@ -91,7 +91,7 @@ static void test_healthy(void **state)
 	struct seen seen;
 
 	(void)state;
-	tsu_tmp_dir(t, "test_verify");
+	tu_tmp_dir(t, "test_verify");
 	tsu_make_set(t, 3, 2, 4);
 	for (int deep = 0; deep < 2; deep++) {
 		memset(good, 7, sizeof(good));
@@ -107,7 +107,7 @@ static void test_healthy(void **state)
 			for (int r = 0; r < 2; r++)
 				assert_int_equal(good[i * SC_REPLICAS_MAX + r], 1);
 	}
-	tsu_rm_tree(t);
+	tu_rm_tree(t);
 }
 
 /* The one problem seen, for a single damaged replica. */
@@ -128,7 +128,7 @@ static void test_damage_kinds(void **state)
 	struct seen seen;
 
 	(void)state;
-	tsu_tmp_dir(t, "test_verify");
+	tu_tmp_dir(t, "test_verify");
 	tsu_make_set(t, 3, 2, 4);
 
 	/* a flipped byte in frame 1 of shard 1, replica 0: sha256 only in
@@ -184,7 +184,7 @@ static void test_damage_kinds(void **state)
 	v = run(t, 0, &seen, NULL);
 	assert_int_equal(v.shards_lost, 1);
 	assert_int_equal(v.shards_degraded, 2);
-	tsu_rm_tree(t);
+	tu_rm_tree(t);
 }
 
 /*
@@ -201,7 +201,7 @@ static void test_not_files(void **state)
 	uint32_t kinds = 0;
 
 	(void)state;
-	tsu_tmp_dir(t, "test_verify");
+	tu_tmp_dir(t, "test_verify");
 	tsu_make_set(t, 4, 1, 4);
 	tsu_replica_path(t, 0, 0, p);
 	tsu_join(good_copy, t, "outside.zst");
@@ -234,7 +234,7 @@ static void test_not_files(void **state)
 	assert_int_equal(seen.p[seen.n - 1].shard, 3);
 	assert_int_equal(seen.p[seen.n - 1].kind, SC_VERIFY_NOT_FILE);
 	assert_int_equal(v.bytes_read, 0);
-	tsu_rm_tree(t);
+	tu_rm_tree(t);
 }
 
 /*
@@ -251,7 +251,7 @@ static void test_nodes_and_notes(void **state)
 	uint32_t node_problems = 0;
 
 	(void)state;
-	tsu_tmp_dir(t, "test_verify");
+	tu_tmp_dir(t, "test_verify");
 	tsu_make_set(t, 3, 1, 6);
 	tsu_load(t, &m);
 	/* notes: a stale generation, a temporary, an extra file, a root temporary */
@@ -271,9 +271,9 @@ static void test_nodes_and_notes(void **state)
 	assert_int_equal(v.notes, 4);
 	/* node 1 gone, node 2 replaced by a file */
 	tsu_join(p, t, "n1");
-	tsu_rm_tree(p);
+	tu_rm_tree(p);
 	tsu_join(p, t, "n2");
-	tsu_rm_tree(p);
+	tu_rm_tree(p);
 	assert_int_equal(sc_write_file_atomic(p, "x", 1), 0);
 	v = run(t, 0, &seen, NULL);
 	for (uint32_t i = 0; i < seen.n; i++) {
@@ -289,7 +289,7 @@ static void test_nodes_and_notes(void **state)
 	assert_int_equal(v.replicas_bad, 4);
 	assert_int_equal(v.shards_lost, 4);
 	sc_manifest_release(&m);
-	tsu_rm_tree(t);
+	tu_rm_tree(t);
 }
 
 /*
@@ -304,7 +304,7 @@ static void test_deep_index_mismatch(void **state)
 	struct seen seen;
 
 	(void)state;
-	tsu_tmp_dir(t, "test_verify");
+	tu_tmp_dir(t, "test_verify");
 	tsu_make_set_ex(t, 2, 1, 2, 20, 1);
 	v = run(t, 0, &seen, NULL);
 	assert_int_equal(v.problems, 0);
@@ -314,7 +314,7 @@ static void test_deep_index_mismatch(void **state)
 	assert_int_equal(seen.p[0].shard, 0);
 	assert_int_equal(seen.p[0].frame, 0);
 	assert_non_null(strstr(seen.p[0].what, "holds 20 records, the record index says 19"));
-	tsu_rm_tree(t);
+	tu_rm_tree(t);
 }
 
 /* nodedir: names must pass the rule; no component is followed if a link. */
@@ -325,7 +325,7 @@ static void test_nodedir(void **state)
 	int dfd, fd;
 
 	(void)state;
-	tsu_tmp_dir(t, "test_verify");
+	tu_tmp_dir(t, "test_verify");
 	dfd = open(t, O_RDONLY | O_DIRECTORY);
 	assert_true(dfd >= 0);
 	assert_int_equal(sc_nodedir_openat(dfd, "../x", O_RDONLY, 0, 0), SC_EUSAGE);
@@ -350,7 +350,7 @@ static void test_nodedir(void **state)
 	assert_int_equal(sc_nodedir_open_file(dfd, "a/b", &st), SC_EFORMAT);
 	assert_true(S_ISDIR(st.st_mode));
 	close(dfd);
-	tsu_rm_tree(t);
+	tu_rm_tree(t);
 }
 
 int main(void)
