@@ -1,5 +1,6 @@
 # tests/runner.sh - the loop every test suite's run.sh shares (sourced by
-# tests/cli/run.sh, tests/ceph/run.sh, tests/slurm/run.sh).
+# tests/cli/run.sh, tests/ceph/run.sh, tests/slurm/run.sh), and the
+# cluster start of the Ceph and Slurm suites.
 #
 # run_tests SUITE TAIL KEEP_LOG TEST...: runs each test script with bash
 # in its own temporary directory; exit 0 passes, 77 skips (its last line
@@ -46,4 +47,32 @@ test_list() { # DIR DEFAULT_LIST [NAME...]
 	else
 		printf '%s\n' $def
 	fi
+}
+
+# cluster_up SUITE WHAT TOOL TAG: start a throw-away cluster with
+# tools/TOOL-up.sh in a new directory /tmp/TAG.XXXXXX (CLUSTER_DIR; its
+# output in CLUSTER_UPLOG), stopped with tools/TOOL-down.sh when the shell
+# exits. If it cannot start, print the end of its output and the reason and
+# exit 1: the suite fails, it never passes without having run. Sets
+# CLUSTER_SECS, the seconds it took. REPO_DIR must be set.
+cluster_up() {
+	cu_suite=$1 cu_what=$2 cu_tool=$3
+	CLUSTER_DIR=$(mktemp -d "/tmp/$4.XXXXXX") || { echo "$cu_suite: FAILED: mktemp"; exit 1; }
+	CLUSTER_UPLOG=$CLUSTER_DIR.up.log
+	trap cluster_down EXIT
+	trap 'exit 130' INT TERM
+	cu_start=$(date +%s)
+	if ! "$REPO_DIR/tools/$cu_tool-up.sh" "$CLUSTER_DIR" > "$CLUSTER_UPLOG" 2>&1; then
+		sed 's/^/    /' "$CLUSTER_UPLOG" | tail -n 60
+		echo "$cu_suite: FAILED: the $cu_what cluster did not start (the reason is above)"
+		echo "$cu_suite: 0 passed, 1 failed"
+		exit 1
+	fi
+	CLUSTER_SECS=$(( $(date +%s) - cu_start ))
+}
+
+cluster_down() {
+	"$REPO_DIR/tools/$cu_tool-down.sh" "$CLUSTER_DIR" > "$CLUSTER_DIR.down.log" 2>&1 ||
+		{ echo "$cu_suite: stopping the cluster failed:"; cat "$CLUSTER_DIR.down.log"; }
+	rm -f "$CLUSTER_UPLOG" "$CLUSTER_DIR.down.log"
 }

@@ -19,28 +19,12 @@ REPO_DIR=$(cd "$here/../.." && pwd)
 : "${CEPH_BIN_DIR:?set CEPH_BIN_DIR to the directory of the tests/ceph programs}"
 export CEPH_BIN_DIR REPO_DIR TESTS_DIR="$here" SHARDCTL="${SHARDCTL:-}"
 
-CEPH_DIR=$(mktemp -d /tmp/scc.XXXXXX) || { echo "ceph: FAILED: mktemp"; exit 1; }
-uplog=$CEPH_DIR.up.log
-cleanup() {
-	"$REPO_DIR/tools/ceph-down.sh" "$CEPH_DIR" > "$CEPH_DIR.down.log" 2>&1 ||
-		{ echo "ceph: stopping the cluster failed:"; cat "$CEPH_DIR.down.log"; }
-	rm -f "$uplog" "$CEPH_DIR.down.log"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-start=$(date +%s)
-if ! "$REPO_DIR/tools/ceph-up.sh" "$CEPH_DIR" > "$uplog" 2>&1; then
-	sed 's/^/    /' "$uplog" | tail -n 60
-	echo "ceph: FAILED: the Ceph cluster did not start (the reason is above)"
-	echo "ceph: 0 passed, 1 failed"
-	exit 1
-fi
-echo "ceph: cluster up in $(( $(date +%s) - start ))s: $(grep -o 'radosgw answers on .*' "$uplog")"
-# shellcheck disable=SC1091
-. "$CEPH_DIR/s3.env"
-
 . "$here/../runner.sh"
+cluster_up ceph Ceph ceph scc
+echo "ceph: cluster up in ${CLUSTER_SECS}s: $(grep -o 'radosgw answers on .*' "$CLUSTER_UPLOG")"
+# shellcheck disable=SC1091
+. "$CLUSTER_DIR/s3.env"
+
 # shellcheck disable=SC2046
 run_tests ceph 60 0 $(test_list "$here" "$(ls "$here"/t_*.sh 2>/dev/null) $(ls "$here"/z_*.sh 2>/dev/null)" "$@")
 [ $fail -eq 0 ] && [ $pass -gt 0 ]

@@ -18,26 +18,11 @@ REPO_DIR=$(cd "$here/../.." && pwd)
 : "${SHARDCTL:?set SHARDCTL to the shardctl binary}"
 export SHARDCTL REPO_DIR TESTS_DIR="$REPO_DIR/tests/cli" SLURM_TESTS_DIR="$here"
 
-SLURM_DIR=$(mktemp -d /tmp/scs.XXXXXX) || { echo "slurm: FAILED: mktemp"; exit 1; }
-uplog=$SLURM_DIR.up.log
-cleanup() {
-	"$REPO_DIR/tools/slurm-down.sh" "$SLURM_DIR" > "$SLURM_DIR.down.log" 2>&1 ||
-		{ echo "slurm: stopping the cluster failed:"; cat "$SLURM_DIR.down.log"; }
-	rm -f "$uplog" "$SLURM_DIR.down.log"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-start=$(date +%s)
-if ! SC_SLURM_NODES=${SC_SLURM_NODES:-3} "$REPO_DIR/tools/slurm-up.sh" "$SLURM_DIR" > "$uplog" 2>&1; then
-	sed 's/^/    /' "$uplog" | tail -n 60
-	echo "slurm: FAILED: the Slurm cluster did not start (the reason is above)"
-	echo "slurm: 0 passed, 1 failed"
-	exit 1
-fi
+. "$here/../runner.sh"
+cluster_up slurm Slurm slurm scs
 # shellcheck disable=SC1091
-. "$SLURM_DIR/env.sh"
-echo "slurm: cluster up in $(( $(date +%s) - start ))s: $(sinfo -h -N -o %N | sort -u | tr '\n' ' ')"
+. "$CLUSTER_DIR/env.sh"
+echo "slurm: cluster up in ${CLUSTER_SECS}s: $(sinfo -h -N -o %N | sort -u | tr '\n' ' ')"
 
 # no job of a test may outlive it
 after_test() {
@@ -48,7 +33,6 @@ after_test() {
 	scancel $left 2>/dev/null
 	return 1
 }
-. "$here/../runner.sh"
 # shellcheck disable=SC2046
 run_tests slurm 60 0 $(test_list "$here" "$(ls "$here"/t_*.sh 2>/dev/null)" "$@")
 [ $fail -eq 0 ] && [ $pass -gt 0 ]
