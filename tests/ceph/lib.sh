@@ -59,3 +59,10 @@ make_jsonl() {
 replica_of() {
 	python3 -c 'import json,sys; m=json.load(open(sys.argv[1]+"/manifest.json")); s=m["shards"][int(sys.argv[2])]; print(m["nodes"][s["replicas"][int(sys.argv[3])]]["path"], s["name"])' "$1" "$2" "$3"
 }
+
+# need_fault_shim : FAULT_SO = the fault injection shim (fault/inject.so
+# next to $SHARDCTL, or SC_FAULT_SO); these suites fail without it
+need_fault_shim() {
+	FAULT_SO=${SC_FAULT_SO:-$(dirname "$SHARDCTL")/fault/inject.so}
+	[ -f "$FAULT_SO" ] || die "no fault shim at '$FAULT_SO' (make BUILD=... BUILD/fault/inject.so, or set SC_FAULT_SO)"
+}

@@ -18,8 +18,7 @@ B=$SC_S3_BUCKET
 P=${SC_S3_TEST_PREFIX:-sc}-resume$$
 S3="s3://$B/$P"
 SC=$SHARDCTL
-FAULT_SO=${SC_FAULT_SO:-$(dirname "$SHARDCTL")/fault/inject.so}
-[ -f "$FAULT_SO" ] || die "no fault shim at '$FAULT_SO' (make BUILD=... BUILD/fault/inject.so, or set SC_FAULT_SO)"
+need_fault_shim
 export SHARDCTL_CACHE_DIR=$PWD/cache
 
 trap 'delete_prefix "$P/"' EXIT

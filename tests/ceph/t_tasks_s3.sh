@@ -17,8 +17,7 @@ REPO_DIR=${REPO_DIR:-$(cd "$TESTS_DIR/../.." && pwd)}
 B=$SC_S3_BUCKET
 P=${SC_S3_TEST_PREFIX:-sc}-tasks$$
 S3="s3://$B/$P"
-FAULT_SO=${SC_FAULT_SO:-$(dirname "$SHARDCTL")/fault/inject.so}
-[ -f "$FAULT_SO" ] || die "no fault shim at '$FAULT_SO' (make BUILD=... BUILD/fault/inject.so, or set SC_FAULT_SO)"
+need_fault_shim
 export SHARDCTL_CACHE_DIR=$PWD/cache
 
 trap 'delete_prefix "$P/"' EXIT

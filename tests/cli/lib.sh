@@ -37,3 +37,16 @@ for s in m["shards"]:
     print(os.path.join(node, s["name"]))
 PY
 }
+
+# use_fault_shim : SO = the fault injection shim (tests/fault/inject.so next
+# to the binary, or SC_FAULT_SO), or skip the test (exit 77) without it
+use_fault_shim() {
+	SO=${SC_FAULT_SO:-$(dirname "$SC")/fault/inject.so}
+	if [ ! -f "$SO" ]; then
+		echo "no fault injection shim at $SO (make builds it for test-cli)"
+		exit 77
+	fi
+	# a sanitizer runtime wants to come first among the preloaded libraries
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+	export ASAN_OPTIONS
+}

@@ -18,6 +18,16 @@ with open(path, "w") as f:
 PY
 }
 
+# make_maint_set : the set the three tests start from: s.set, 3000 records
+# (in.jsonl) on nodes s.set/n0..n2 with 2 replicas and small shards, and
+# its records in want.jsonl
+make_maint_set() {
+	make_records 3000 in.jsonl
+	"$SC" ingest --quiet --out s.set --node s.set/n0 --node s.set/n1 --node s.set/n2 \
+		--replicas 2 --shard-size 24K --frame-size 4K in.jsonl
+	"$SC" cat s.set > want.jsonl
+}
+
 # replica_path SET SHARD R : path of replica R of shard SHARD
 replica_path() {
 	python3 - "$1" "$2" "$3" <<'PY'

@@ -12,14 +12,7 @@
 # backend (io_uring reads bypass libc): --io pread or SHARDCTL_NO_URING=1.
 . "$TESTS_DIR/lib.sh"
 
-SO=${SC_FAULT_SO:-$(dirname "$SC")/fault/inject.so}
-if [ ! -f "$SO" ]; then
-	echo "no fault injection shim at $SO (make builds it for test-cli)"
-	exit 77
-fi
-# a sanitizer runtime wants to come first among the preloaded libraries
-ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-export ASAN_OPTIONS
+use_fault_shim
 
 # faulty VAR=VALUE... -- cmd... : run cmd with the shim and those settings
 faulty() {

@@ -13,13 +13,7 @@
 . "$TESTS_DIR/lib.sh"
 . "$TESTS_DIR/resume_lib.sh"
 
-SO=${SC_FAULT_SO:-$(dirname "$SC")/fault/inject.so}
-if [ ! -f "$SO" ]; then
-	echo "no fault injection shim at $SO (make builds it for test-cli)"
-	exit 77
-fi
-ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-export ASAN_OPTIONS
+use_fault_shim
 full=${SC_POWERCUT_FULL:-0}
 
 gen_corpus in.jsonl 1500 3

@@ -9,10 +9,7 @@
 . "$TESTS_DIR/lib.sh"
 . "$TESTS_DIR/maint_lib.sh"
 
-make_records 3000 in.jsonl
-"$SC" ingest --quiet --out s.set --node s.set/n0 --node s.set/n1 --node s.set/n2 \
-	--replicas 2 --shard-size 24K --frame-size 4K in.jsonl
-"$SC" cat s.set > want.jsonl
+make_maint_set
 n=$(nshards s.set)
 [ "$n" -ge 20 ] || die "only $n shards"
 cp -a s.set pristine.set
