@@ -302,6 +302,22 @@ out:
 	return rc;
 }
 
+/* A journal file handle for the set at root, not yet opened. */
+static int journal_file_new(const char *root, struct sc_journal_file **out, char *err,
+			    size_t errlen)
+{
+	struct sc_journal_file *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -ENOMEM;
+	if (journal_path(root, f->path, sizeof(f->path))) {
+		free(f);
+		return sc_fail(err, errlen, SC_ELIMIT, "set path too long");
+	}
+	*out = f;
+	return 0;
+}
+
 int sc_journal_create(const char *root, const struct sc_journal_head *h,
 		      struct sc_journal_file **out, char *err, size_t errlen)
 {
@@ -311,13 +327,9 @@ int sc_journal_create(const char *root, const struct sc_journal_head *h,
 	int rc;
 
 	*out = NULL;
-	f = calloc(1, sizeof(*f));
-	if (!f)
-		return -ENOMEM;
-	if (journal_path(root, f->path, sizeof(f->path))) {
-		free(f);
-		return sc_fail(err, errlen, SC_ELIMIT, "set path too long");
-	}
+	rc = journal_file_new(root, &f, err, errlen);
+	if (rc)
+		return rc;
 	f->last = sc_journal_head_encode(h, head);
 	rc = sc_write_file_atomic_why(f->path, head, sizeof(head), why, sizeof(why));
 	if (rc) {
@@ -348,13 +360,9 @@ int sc_journal_continue(const char *root, const struct sc_journal *j, uint64_t k
 	if (keep > j->nshards)
 		return sc_fail(err, errlen, SC_EUSAGE, "journal: cannot keep %" PRIu64
 			    " of %" PRIu64 " records", keep, j->nshards);
-	f = calloc(1, sizeof(*f));
-	if (!f)
-		return -ENOMEM;
-	if (journal_path(root, f->path, sizeof(f->path))) {
-		free(f);
-		return sc_fail(err, errlen, SC_ELIMIT, "set path too long");
-	}
+	rc = journal_file_new(root, &f, err, errlen);
+	if (rc)
+		return rc;
 	size = SC_JOURNAL_HEAD_BYTES + keep * SC_JOURNAL_REC_BYTES;
 	f->fd = open(f->path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (f->fd >= 0)

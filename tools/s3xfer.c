@@ -44,6 +44,19 @@ static int usage(void)
 	return 2;
 }
 
+/* Count the failures (said) and the bytes moved of k completions. */
+static void tally(const struct sc_s3_done *d, int k, int *failed, uint64_t *bytes)
+{
+	for (int j = 0; j < k; j++) {
+		if (d[j].result < 0) {
+			fprintf(stderr, "s3xfer: %s\n", d[j].err);
+			(*failed)++;
+		} else {
+			*bytes += (uint64_t)d[j].result;
+		}
+	}
+}
+
 static void report(const char *op, int n, uint64_t bytes, double secs, struct sc_s3 *s)
 {
 	struct sc_s3_stats st;
@@ -134,15 +147,9 @@ int main(int argc, char **argv)
 				next++;
 			}
 			first = sc_s3_reap(s, d, 64, -1);
-			for (int j = 0; j < first; j++) {
-				if (d[j].result < 0) {
-					fprintf(stderr, "s3xfer: %s\n", d[j].err);
-					failed++;
-				} else {
-					bytes += (uint64_t)d[j].result;
-				}
+			tally(d, first, &failed, &bytes);
+			for (int j = 0; j < first; j++)
 				free_slot[nfree++] = (int)(d[j].tag >> 32);
-			}
 			done += first;
 		}
 		report("get", n, bytes, now_s() - t0, s);
@@ -179,15 +186,9 @@ int main(int argc, char **argv)
 				next++;
 			}
 			first = sc_s3_reap(s, d, 64, -1);
-			for (int j = 0; j < first; j++) {
-				if (d[j].result < 0) {
-					fprintf(stderr, "s3xfer: %s\n", d[j].err);
-					failed++;
-				} else {
-					bytes += (uint64_t)d[j].result;
-				}
+			tally(d, first, &failed, &bytes);
+			for (int j = 0; j < first; j++)
 				close(fds[d[j].tag]);
-			}
 			done += first;
 		}
 		report("put", n, bytes, now_s() - t0, s);
@@ -205,12 +206,7 @@ int main(int argc, char **argv)
 				next++;
 			}
 			first = sc_s3_reap(s, d, 64, -1);
-			for (int j = 0; j < first; j++) {
-				if (d[j].result < 0) {
-					fprintf(stderr, "s3xfer: %s\n", d[j].err);
-					failed++;
-				}
-			}
+			tally(d, first, &failed, &bytes);
 			done += first;
 		}
 		report("rm", n, 0, now_s() - t0, s);
