@@ -38,7 +38,7 @@
 #include "normalize.h"
 #include "set.h"
 #include "shard.h"
-#include "test_util.h"
+#include "test_setutil.h"
 
 #define SET_ID "0123456789abcdef0123456789abcdef"
 #define NREC 4
@@ -588,18 +588,7 @@ static void commit(struct wtest *t, struct sc_set_writer *w)
 		make_frame(t->enc, f * W_RECS, W_RECS, &t->raw, &t->comp, &ck);
 		m.stats.bytes_kept += t->raw.len;
 	}
-	m.tool = "shardctl test";
-	m.config.text_field = "text";
-	m.config.input_format = "jsonl";
-	m.config.normalize = SC_NORM_DEFAULT;
-	m.config.normalize_version = 1;
-	m.config.dedup = "none";
-	m.config.fingerprint_version = 1;
-	m.config.max_record_size = 8u << 20;
-	m.config.frame_size = 4096;
-	m.config.shard_size = W_SHARD;
-	m.config.zstd_level = 1;
-	m.config.replicas = 2;
+	tsu_config(&m, 2, 4096, W_SHARD, 1, "none");
 	m.stats.frames = W_FRAMES;
 	m.stats.records_kept = m.stats.records_in = W_FRAMES * W_RECS;
 	if (sc_set_writer_commit(w, &m, err, sizeof(err)))

@@ -26,7 +26,7 @@
 #include "manifest.h"
 #include "normalize.h"
 #include "set.h"
-#include "test_util.h"
+#include "test_setutil.h"
 
 #define SET_ID "0123456789abcdef0123456789abcdef"
 
@@ -68,18 +68,7 @@ static void touch(const char *dir, const char *name)
 static void fill_caller_part(struct sc_manifest *m, uint32_t replicas)
 {
 	memset(m, 0, sizeof(*m));
-	m->tool = "shardctl test";
-	m->config.text_field = "text";
-	m->config.input_format = "jsonl";
-	m->config.normalize = SC_NORM_DEFAULT;
-	m->config.normalize_version = 1;
-	m->config.dedup = "exact";
-	m->config.fingerprint_version = 1;
-	m->config.max_record_size = 8u << 20;
-	m->config.frame_size = 2u << 20;
-	m->config.shard_size = 256u << 20;
-	m->config.zstd_level = 3;
-	m->config.replicas = replicas;
+	tsu_config(m, replicas, 2u << 20, 256u << 20, 3, "exact");
 }
 
 static int open_writer(const char *root, char **nodes, uint32_t n,

@@ -33,7 +33,7 @@
 #include "set.h"
 #include "setfs.h"
 #include "shard.h"
-#include "test_util.h"
+#include "test_setutil.h"
 
 #define FRAME_RAW   (16u << 10)
 #define SHARD_RAW   (64u << 10)
@@ -97,18 +97,7 @@ static int log_has(const char *needle)
 static void fill_caller_part(struct sc_manifest *m, uint32_t replicas)
 {
 	memset(m, 0, sizeof(*m));
-	m->tool = "shardctl test";
-	m->config.text_field = "text";
-	m->config.input_format = "jsonl";
-	m->config.normalize = SC_NORM_DEFAULT;
-	m->config.normalize_version = 1;
-	m->config.dedup = "exact";
-	m->config.fingerprint_version = 1;
-	m->config.max_record_size = 8u << 20;
-	m->config.frame_size = FRAME_RAW;
-	m->config.shard_size = SHARD_RAW;
-	m->config.zstd_level = 1;
-	m->config.replicas = replicas;
+	tsu_config(m, replicas, FRAME_RAW, SHARD_RAW, 1, "exact");
 }
 
 static void flush_frame(struct sc_set_writer *w, struct sc_frame_encoder *enc,

@@ -1,8 +1,9 @@
 /*
- * test_setutil.h - small real shard sets for the unit tests of the
- * maintenance code (test_verify.c, test_repair.c): a temporary directory,
- * a set written through the real set writer with real zstd frames, and
- * helpers to find, damage and compare its replica files.
+ * test_setutil.h - small real shard sets for the unit tests of the set
+ * code (test_set.c, test_setfs.c, test_journal.c, test_verify.c,
+ * test_repair.c): the caller's part of a manifest, a set written through
+ * the real set writer with real zstd frames, and helpers to find, damage
+ * and compare its replica files.
  *
  * Header-only (static functions): each test binary includes it once.
  */
@@ -26,6 +27,27 @@
 static inline void tsu_join(char out[PATH_MAX], const char *a, const char *b)
 {
 	assert_int_equal(sc_path_join(out, PATH_MAX, a, b), 0);
+}
+
+/*
+ * The caller's part of a test manifest (tool and config), as ingest fills
+ * it; frame and shard sizes, level and dedup mode vary by test.
+ */
+static inline void tsu_config(struct sc_manifest *m, uint32_t replicas, uint64_t frame_size,
+			      uint64_t shard_size, int level, char *dedup)
+{
+	m->tool = "shardctl test";
+	m->config.text_field = "text";
+	m->config.input_format = "jsonl";
+	m->config.normalize = SC_NORM_DEFAULT;
+	m->config.normalize_version = 1;
+	m->config.dedup = dedup;
+	m->config.fingerprint_version = 1;
+	m->config.max_record_size = 8u << 20;
+	m->config.frame_size = frame_size;
+	m->config.shard_size = shard_size;
+	m->config.zstd_level = level;
+	m->config.replicas = replicas;
 }
 
 /*
@@ -100,18 +122,7 @@ static inline uint64_t tsu_make_set_ex(const char *root, uint32_t nnodes, uint32
 		}
 	}
 	memset(&m, 0, sizeof(m));
-	m.tool = "shardctl test";
-	m.config.text_field = "text";
-	m.config.input_format = "jsonl";
-	m.config.normalize = SC_NORM_DEFAULT;
-	m.config.normalize_version = 1;
-	m.config.dedup = "exact";
-	m.config.fingerprint_version = 1;
-	m.config.max_record_size = 8u << 20;
-	m.config.frame_size = 2u << 20;
-	m.config.shard_size = 256u << 20;
-	m.config.zstd_level = 3;
-	m.config.replicas = replicas;
+	tsu_config(&m, replicas, 2u << 20, 256u << 20, 3, "exact");
 	m.stats.records_in = m.stats.records_kept = total_recs;
 	m.stats.bytes_kept = total_raw;
 	m.stats.frames = frames;
