@@ -38,6 +38,32 @@ for s in m["shards"]:
 PY
 }
 
+# replica_path SET SHARD R : path of replica R of shard SHARD
+replica_path() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import json, os, sys
+root, i, r = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+m = json.load(open(os.path.join(root, "manifest.json")))
+s = m["shards"][i]
+node = m["nodes"][s["replicas"][r]]["path"]
+print(os.path.join(node if node.startswith("/") else os.path.join(root, node), s["name"]))
+PY
+}
+
+# frame_mid FILE I : offset of the middle of data frame I, from the seek table
+frame_mid() {
+	python3 - "$1" "$2" <<'PY'
+import struct, sys
+b = open(sys.argv[1], "rb").read()
+i = int(sys.argv[2])
+F = struct.unpack_from("<I", b, len(b) - 9)[0]
+t = len(b) - 9 - 12 * F
+sizes = [struct.unpack_from("<I", b, t + 12 * k)[0] for k in range(F)]
+assert i < F, (sys.argv[1], i, F)
+print(sum(sizes[:i]) + sizes[i] // 2)
+PY
+}
+
 # use_fault_shim : SO = the fault injection shim (tests/fault/inject.so next
 # to the binary, or SC_FAULT_SO), or skip the test (exit 77) without it
 use_fault_shim() {

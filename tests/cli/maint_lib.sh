@@ -28,18 +28,6 @@ make_maint_set() {
 	"$SC" cat s.set > want.jsonl
 }
 
-# replica_path SET SHARD R : path of replica R of shard SHARD
-replica_path() {
-	python3 - "$1" "$2" "$3" <<'PY'
-import json, os, sys
-root, i, r = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-m = json.load(open(os.path.join(root, "manifest.json")))
-s = m["shards"][i]
-node = m["nodes"][s["replicas"][r]]["path"]
-print(os.path.join(node if node.startswith("/") else os.path.join(root, node), s["name"]))
-PY
-}
-
 # layout SET : one line per shard: its replica nodes' paths, space-separated
 layout() {
 	python3 - "$1" <<'PY'

@@ -45,29 +45,6 @@ same_file want want1
 [ "$(json_get rs/manifest.json 'len(j["shards"])')" -ge 3 ] || die "want 3 shards or more"
 [ "$(json_get rs/manifest.json 'j["shards"][0]["frames"]')" -ge 3 ] || die "want 3 frames or more"
 
-# replica_path SET SHARD R: a replica's file; frame_mid FILE I: an offset
-# in the middle of data frame I
-replica_path() {
-	python3 - "$@" <<'PY'
-import json, os, sys
-root, i, r = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-m = json.load(open(os.path.join(root, "manifest.json")))
-s = m["shards"][i]
-node = m["nodes"][s["replicas"][r]]["path"]
-print(os.path.join(root, node, s["name"]))
-PY
-}
-frame_mid() {
-	python3 - "$@" <<'PY'
-import struct, sys
-b = open(sys.argv[1], "rb").read()
-i = int(sys.argv[2])
-F = struct.unpack_from("<I", b, len(b) - 9)[0]
-t = len(b) - 9 - 12 * F
-sizes = [struct.unpack_from("<I", b, t + 12 * k)[0] for k in range(F)]
-print(sum(sizes[:i]) + sizes[i] // 2)
-PY
-}
 # records in the frames before frame I of a shard (from its record index)
 records_before() {
 	python3 - "$@" <<'PY'
