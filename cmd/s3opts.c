@@ -3,9 +3,7 @@
  * --s3-endpoint, --cache-dir and --cache-size become the environment the
  * library reads (AWS_ENDPOINT_URL_S3, SHARDCTL_CACHE_DIR,
  * SHARDCTL_CACHE_SIZE), so the CLI, the C library and the Python binding
- * configure S3 the same way; and the commands that cannot work on S3
- * nodes (or an S3 set root) yet refuse such sets by name before touching
- * anything.
+ * configure S3 the same way.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,10 +11,8 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "manifest.h"
 #include "objcache.h"
 #include "s3.h"
-#include "s3node.h"
 
 int cmd_s3_endpoint(const char *url)
 {

@@ -1149,43 +1149,13 @@ int sc_s3node_copy(struct sc_s3node *n, const char *src_node, const char *src_na
 		   const char *dst_node, const char *dst_name, uint64_t size,
 		   char *err, size_t errlen)
 {
-	char skey[SC_S3_KEY_MAX + 1], sobj[SC_S3_KEY_MAX + 128];
-	char dkey[SC_S3_KEY_MAX + 1], dobj[SC_S3_KEY_MAX + 128], msg[SC_S3_ERR_MAX];
-	struct sc_s3_loc sloc, dloc;
-	struct sc_s3_obj src, dst;
-	int rc;
+	struct sc_s3node_copy_req r = { .src_node = src_node, .src_name = src_name,
+					.dst_node = dst_node, .dst_name = dst_name, .size = size };
+	int rc = sc_s3node_copy_many(n, &r, 1, 1);
 
-	rc = object_of(src_node, src_name, &sloc, skey, sizeof(skey), sobj, sizeof(sobj), err,
-		       errlen);
-	if (!rc)
-		rc = object_of(dst_node, dst_name, &dloc, dkey, sizeof(dkey), dobj, sizeof(dobj),
-			       err, errlen);
-	if (rc)
-		return rc;
-	rc = sc_s3_head(n->s3, sloc.bucket, skey, &src, msg, sizeof(msg));
-	if (rc == -ENOENT)
-		return sc_fail(err, errlen, rc, "object '%s': missing", sobj);
-	if (rc)
-		return sc_fail(err, errlen, rc, "%s", msg);
-	if (size != UINT64_MAX && src.size != size)
-		return sc_fail(err, errlen, SC_ECORRUPT, "object '%s': %" PRIu64 " bytes, the "
-			    "manifest says %" PRIu64, sobj, src.size, size);
-	/* one CopyObject copies up to SC_S3_COPY_SIZE_MAX; shards stay below */
-	_Static_assert(SC_S3NODE_SHARD_MAX <= SC_S3_COPY_SIZE_MAX, "a shard fits one CopyObject");
-	if (src.size > SC_S3NODE_SHARD_MAX)
-		return sc_fail(err, errlen, SC_ELIMIT, "object '%s': %" PRIu64 " bytes: a "
-			    "server-side copy of a shard over %llu bytes is not supported", sobj,
-			    src.size, (unsigned long long)SC_S3NODE_SHARD_MAX);
-	rc = sc_s3_copy(n->s3, sloc.bucket, skey, dloc.bucket, dkey, NULL, msg, sizeof(msg));
-	if (rc)
-		return sc_fail(err, errlen, rc, "%s", msg);
-	rc = sc_s3_head(n->s3, dloc.bucket, dkey, &dst, msg, sizeof(msg));
-	if (rc)
-		return sc_fail(err, errlen, rc, "%s (checking the copy)", msg);
-	if (dst.size != src.size)
-		return sc_fail(err, errlen, SC_ECORRUPT, "object '%s': the copy of '%s' has %"
-			    PRIu64 " bytes, the source %" PRIu64, dobj, sobj, dst.size, src.size);
-	return 0;
+	if (rc == -ENOMEM && r.rc == -ECANCELED)
+		return sc_fail(err, errlen, rc, "out of memory");
+	return rc ? sc_fail(err, errlen, rc, "%s", r.err) : 0;
 }
 
 int sc_s3node_delete(struct sc_s3node *n, const char *node, const char *name,
@@ -1590,6 +1560,9 @@ int sc_s3node_range_drop(struct sc_s3node *n, const struct sc_s3node_range *r)
 #define CP_TAG_BASE 0x5c0c000000000000ull /* tags of copy_many's requests */
 
 enum cp_step { CP_HEAD_SRC, CP_COPY, CP_HEAD_DST };
+
+/* one CopyObject copies up to SC_S3_COPY_SIZE_MAX; shards stay below */
+_Static_assert(SC_S3NODE_SHARD_MAX <= SC_S3_COPY_SIZE_MAX, "a shard fits one CopyObject");
 
 /* One copy with a request in flight (sc_s3node_copy's steps, one at a time). */
 struct cp_slot {

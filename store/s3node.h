@@ -90,6 +90,8 @@ int sc_s3node_put_fd(struct sc_s3node *n, const char *node, const char *name, in
  * after: it must have the source's size. The bytes are not hashed.
  * 0, or negative with err naming the objects: -ENOENT source missing,
  * SC_ECORRUPT wrong size, SC_ELIMIT too large, others from the store.
+ * (sc_s3node_copy_many() with one copy: the same rule on the handle's
+ * client, which has nothing else outstanding.)
  */
 int sc_s3node_copy(struct sc_s3node *n, const char *src_node, const char *src_name,
 		   const char *dst_node, const char *dst_name, uint64_t size,
